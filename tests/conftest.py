@@ -1,0 +1,18 @@
+"""Shared fixtures: the real public data beside the project (../shared/data) and test settings."""
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("RGD_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Folder of real data for tests; tests that need it are skipped where it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real test data not found at {SHARED_DATA} (set RGD_SHARED_DATA)")
+    return SHARED_DATA
