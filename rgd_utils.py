@@ -217,7 +217,9 @@ class TrainingDiverged(RuntimeWarning):
 class RiemannianDecoder:
     """Scikit-learn style Riemannian generative decoder.
 
-    Parameters follow the paper: the decoder is stepped per minibatch with Adam; latents are
+    Parameters follow the paper: the decoder is stepped per minibatch with AdamW (decoupled weight
+    decay: coupled L2 at 1e-3 swamps the mean-over-features gradients and collapses the decoder
+    to the data mean on the branching data); latents are
     stepped once per epoch with RiemannianAdam on gradients accumulated over the epoch; both
     follow cosine annealing with warm restarts (period ``restart_period`` epochs); early stopping
     watches the loss of the validation samples' own latents (optimised with the decoder frozen)
@@ -236,7 +238,7 @@ class RiemannianDecoder:
                  noise="metric", hidden=(16, 32, 64, 128, 256), loss="mse", epochs=750,
                  batch_size=128, lr_latent=0.1, lr_decoder=2e-3, betas_decoder=(0.9, 0.995),
                  weight_decay=1e-3, patience=85, min_epochs=150, restart_period=100,
-                 init_std=0.1, prior="auto", prior_std=1.0, n_starts=20, test_epochs=400,
+                 init_std=1.0, prior="auto", prior_std=1.0, n_starts=20, test_epochs=400,
                  lr_test=0.1, seed=0, device=None, dtype=None, verbose=True):
         self.manifold = manifold
         self.latent_dim = latent_dim
@@ -330,7 +332,7 @@ class RiemannianDecoder:
     def _train(self, X, z, X_val, z_val):
         latent_groups = [{"params": [z]}] + ([] if z_val is None else [{"params": [z_val]}])
         opt_latent = geoopt.optim.RiemannianAdam(latent_groups, lr=self.lr_latent)
-        opt_decoder = torch.optim.Adam(self.decoder_.parameters(), lr=self.lr_decoder,
+        opt_decoder = torch.optim.AdamW(self.decoder_.parameters(), lr=self.lr_decoder,
                                        betas=self.betas_decoder, weight_decay=self.weight_decay,
                                        fused=True)
         schedulers = [torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, self.restart_period)
@@ -566,10 +568,7 @@ def tree_distances(labels, chunk_size=1024):
     prefix of positive codes; distance = depth(a) + depth(b) - 2 depth(lowest common ancestor).
     Observations of the same node are at distance 0.
     """
-    labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise ValueError(f"labels must be 2-D path codes, got shape {labels.shape}")
-    path = np.where(np.cumprod(labels > 0, axis=1).astype(bool), labels, 0)
+    path = _node_paths(labels)
     depth = (path > 0).sum(1)
     out = np.empty((len(path), len(path)), dtype=np.int64)
     for i in range(0, len(path), chunk_size):
@@ -577,6 +576,33 @@ def tree_distances(labels, chunk_size=1024):
         common = np.cumprod(same, axis=2).sum(2)
         out[i:i + chunk_size] = depth[i:i + chunk_size, None] + depth[None, :] - 2 * common
     return out
+
+
+def _node_paths(labels):
+    """Each sample's node as its prefix of positive branch codes, zero-padded."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be 2-D path codes, got shape {labels.shape}")
+    return np.where(np.cumprod(labels > 0, axis=1).astype(bool), labels, 0)
+
+
+def tree_nodes(labels):
+    """The tree behind branching path codes.
+
+    Returns ``(node_of_sample, edges, node_depth)``: each sample's node index, the (parent, child)
+    node pairs, and each node's depth (root 0).
+    """
+    paths, node_of = np.unique(_node_paths(labels), axis=0, return_inverse=True)
+    depth = (paths > 0).sum(1)
+    index = {tuple(p): i for i, p in enumerate(paths)}
+    edges = []
+    for child, (p, d) in enumerate(zip(paths, depth)):
+        if d > 0:
+            parent = p.copy()
+            parent[d - 1] = 0
+            if tuple(parent) in index:
+                edges.append((index[tuple(parent)], child))
+    return node_of.ravel(), edges, depth
 
 
 def circular_distances(phase):

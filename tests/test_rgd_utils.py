@@ -285,3 +285,12 @@ def test_circular_and_hamming_distances():
 def test_reconstruction_errors():
     err = R.reconstruction_errors([[0.0, 2.0]], [[1.0, 0.0]])
     assert err == {"mae": 1.5, "mse": 2.5}
+
+
+def test_tree_nodes_hand_made_tree():
+    labels = np.array([[-1, 0, 0], [-2, 0, 0], [1, -1, 0], [2, -3, 0], [1, 1, -1]])
+    node_of, edges, depth = R.tree_nodes(labels)
+    assert node_of[0] == node_of[1] and len(set(node_of)) == 4
+    root, child1, child2, grandchild = node_of[0], node_of[2], node_of[3], node_of[4]
+    assert sorted(edges) == sorted([(root, child1), (root, child2), (child1, grandchild)])
+    assert depth[root] == 0 and depth[grandchild] == 2

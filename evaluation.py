@@ -1,0 +1,115 @@
+"""The experiment loop the notebooks share: fit over seeds, embed held-out samples, tabulate.
+
+A model is fitted on the training split (validation split for early stopping), held-out samples
+get test-time latents, and latent geodesic distances are correlated with a known reference
+geometry (tree, circular phase, Hamming) on train and test. Tables are mean ± std over seeds.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import rgd_utils as R
+
+PROFILES = ("fast", "paper")
+METRICS = ("train_pearson", "train_spearman", "test_pearson", "test_spearman", "test_mae", "test_mse")
+
+
+def current_profile(default="fast"):
+    """The run profile from ``RGD_PROFILE``: ``fast`` (minutes on a CPU) or ``paper`` (paper settings)."""
+    profile = os.environ.get("RGD_PROFILE", default)
+    if profile not in PROFILES:
+        raise ValueError(f"RGD_PROFILE={profile!r} is not a profile; use one of {PROFILES}")
+    return profile
+
+
+def results_dir():
+    """Where tables and figures go: ``RGD_RESULTS_DIR`` or ``results/``."""
+    path = Path(os.environ.get("RGD_RESULTS_DIR", "results"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def subsample(n, max_n, seed=0):
+    """At most ``max_n`` sorted indices out of ``n``, drawn without replacement."""
+    if n <= max_n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, max_n, replace=False))
+
+
+def embedding_scores(Z_train, Z_test, manifold, reference, train_idx, test_idx, max_points=3000):
+    """Pearson and Spearman of latent distances with ``reference(indices)`` on train and test.
+
+    ``reference`` maps row indices of the full data to their reference distance matrix; at most
+    ``max_points`` points per split enter (pairs grow quadratically).
+    """
+    scores = {}
+    for split, Z, idx in (("train", Z_train, train_idx), ("test", Z_test, test_idx)):
+        keep = subsample(len(idx), max_points)
+        p, s = R.distance_correlation(Z[keep], manifold, reference(np.asarray(idx)[keep]))
+        scores[f"{split}_pearson"], scores[f"{split}_spearman"] = p, s
+    return scores
+
+
+def fit_rgd(X, split, reference, seed, max_points=3000, **params):
+    """Fit one RGD model; returns (record of metrics, fitted model, train latents, test latents)."""
+    train, val, test = split
+    model = R.RiemannianDecoder(seed=seed, **params)
+    start = time.perf_counter()
+    Z_train = model.fit_transform(X[train], X[val])
+    fit_seconds = time.perf_counter() - start
+    Z_test = model.transform(X[test])
+    record = embedding_scores(Z_train, Z_test, model.manifold_, reference, train, test, max_points)
+    record.update({f"test_{k}": v for k, v in model.reconstruction_errors(X[test], Z_test).items()})
+    record.update(seed=seed, epochs_run=len(model.history_["epoch"]), fit_seconds=fit_seconds)
+    return record, model, Z_train, Z_test
+
+
+def umap_embedding(X_train, X_test, seed=0, n_neighbors=30, min_dist=0.99):
+    """Seeded UMAP fitted on the training split; held-out samples placed with ``transform``."""
+    import umap  # imported here: numba compiles on first import, which costs seconds
+
+    reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed)
+    return reducer.fit_transform(X_train), reducer.transform(X_test)
+
+
+def summarise(records, by="model", metrics=METRICS):
+    """Mean and std over seeds per model, with ``mean ± std`` text columns for reading."""
+    df = pd.DataFrame(records)
+    metrics = [m for m in metrics if m in df]
+    grouped = df.groupby(by, sort=False)[metrics]
+    mean, std = grouped.mean(), grouped.std(ddof=0).fillna(0.0)
+    table = pd.DataFrame(index=mean.index)
+    for m in metrics:
+        table[m] = [f"{a:.2f} ± {b:.2f}" for a, b in zip(mean[m], std[m])]
+    table["n_seeds"] = df.groupby(by, sort=False).size()
+    numeric = mean.add_suffix("_mean").join(std.add_suffix("_std"))
+    return table, numeric
+
+
+def beside_paper(numeric, paper, metrics=("train_pearson", "test_pearson")):
+    """Our means next to the paper's reported values (rows of ``paper``: model -> {metric: value})."""
+    rows = []
+    for model, reported in paper.items():
+        row = {"model": model}
+        for m in metrics:
+            ours = numeric[f"{m}_mean"].get(model, np.nan) if f"{m}_mean" in numeric else np.nan
+            row[f"{m} (ours)"], row[f"{m} (paper)"] = round(float(ours), 3), reported.get(m, np.nan)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
+
+
+def save_table(df, name, folder=None):
+    """Write ``df`` as ``<folder>/<name>.csv`` atomically; returns the path."""
+    folder = Path(folder) if folder is not None else results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.csv"
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".csv.tmp", delete=False) as tmp:
+        df.to_csv(tmp)
+    os.replace(tmp.name, path)
+    return path

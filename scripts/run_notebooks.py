@@ -1,0 +1,68 @@
+"""Execute the paper notebooks top to bottom.
+
+By default each notebook runs as a copy written to ``results/executed/`` so the committed notebooks
+(which carry the outputs of a full ``paper`` run) are never rewritten. ``--inplace`` refreshes the
+committed outputs; maintainers use it with ``--profile paper``.
+
+    python scripts/run_notebooks.py                      # all notebooks, fast profile
+    python scripts/run_notebooks.py --profile paper 2_BranchingDiffusion.ipynb
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILES = ("fast", "paper")
+
+
+def notebooks_in(folder: Path) -> list[Path]:
+    """The numbered notebooks at the top level, in reading order."""
+    return sorted(p for p in folder.glob("[0-9]_*.ipynb"))
+
+
+def execute(notebook: Path, output: Path, profile: str, timeout: int | None = None) -> float:
+    """Run ``notebook`` with ``RGD_PROFILE=profile`` in the repository root; write it to ``output``
+    atomically. Returns the run time in seconds."""
+    nb = nbformat.read(notebook, as_version=4)
+    os.environ["RGD_PROFILE"] = profile  # the kernel inherits the environment
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(ROOT)}})
+    start = time.perf_counter()
+    client.execute()
+    elapsed = time.perf_counter() - start
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=output.parent, suffix=".ipynb", delete=False) as tmp:
+        nbformat.write(nb, tmp)
+    os.replace(tmp.name, output)
+    return elapsed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every numbered notebook")
+    parser.add_argument("--profile", choices=PROFILES, default=os.environ.get("RGD_PROFILE", "fast"))
+    parser.add_argument("--output-dir", type=Path, default=ROOT / "results" / "executed")
+    parser.add_argument("--inplace", action="store_true", help="overwrite the notebooks themselves")
+    args = parser.parse_args(argv)
+    notebooks = args.notebooks or notebooks_in(ROOT)
+    if not notebooks:
+        print("no notebooks found", file=sys.stderr)
+        return 1
+    for nb in notebooks:
+        target = nb if args.inplace else args.output_dir / nb.name
+        print(f"running {nb.name} ({args.profile} profile) ...", flush=True)
+        seconds = execute(nb, target, args.profile)
+        print(f"  done in {seconds / 60:.1f} min -> {target}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The shared experiment loop: profiles, scores, tables."""
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial.distance import cdist
+
+import datasets
+import evaluation as E
+import rgd_utils as R
+
+
+def test_profile_from_environment(monkeypatch):
+    monkeypatch.setenv("RGD_PROFILE", "paper")
+    assert E.current_profile() == "paper"
+    monkeypatch.setenv("RGD_PROFILE", "slow")
+    with pytest.raises(ValueError, match="'slow' is not a profile"):
+        E.current_profile()
+
+
+def test_subsample_is_sorted_unique_and_bounded():
+    idx = E.subsample(100, 30, seed=1)
+    assert len(idx) == 30 and len(set(idx)) == 30 and (np.diff(idx) > 0).all()
+    np.testing.assert_array_equal(E.subsample(10, 30), np.arange(10))
+
+
+def test_embedding_scores_are_one_for_the_reference_itself():
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    ref = lambda idx: cdist(X[idx], X[idx])
+    scores = E.embedding_scores(X[:30], X[30:], R.make_manifold("euclidean"), ref,
+                                np.arange(30), np.arange(30, 50))
+    assert all(v == pytest.approx(1.0) for v in scores.values())
+
+
+def test_summarise_and_beside_paper():
+    records = [{"model": "a", "seed": s, "train_pearson": v, "test_pearson": v - 0.1}
+               for s, v in enumerate([0.7, 0.9])] + [{"model": "b", "seed": 0, "train_pearson": 0.5,
+                                                      "test_pearson": 0.4}]
+    table, numeric = E.summarise(records)
+    assert table.loc["a", "train_pearson"] == "0.80 ± 0.10" and table.loc["a", "n_seeds"] == 2
+    assert numeric.loc["b", "test_pearson_std"] == 0.0
+    side = E.beside_paper(numeric, {"a": {"train_pearson": 0.81}, "c": {"train_pearson": 0.5}})
+    assert side.loc["a", "train_pearson (ours)"] == 0.8 and side.loc["a", "train_pearson (paper)"] == 0.81
+    assert np.isnan(side.loc["c", "train_pearson (ours)"])
+
+
+def test_save_table_is_atomic(tmp_path):
+    path = E.save_table(pd.DataFrame({"x": [1, 2]}), "t", tmp_path)
+    assert path == tmp_path / "t.csv" and pd.read_csv(path)["x"].tolist() == [1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+def test_fit_rgd_record():
+    X, labels = datasets.simulate_branching_diffusion(depth=3, n_siblings=20, seed=0)
+    split = datasets.split_indices(len(X), seed=0) if hasattr(datasets, "split_indices") else \
+        np.split(np.random.default_rng(0).permutation(len(X)), [240, 270])
+    ref = lambda idx: R.tree_distances(labels[idx])
+    record, model, Z_train, Z_test = E.fit_rgd(X, split, ref, seed=0, manifold="lorentz", curvature=5,
+                                               noise_std=1.0, epochs=40, n_starts=3, test_epochs=20,
+                                               verbose=False)
+    assert Z_train.shape == (len(split[0]), 3) and Z_test.shape == (len(split[2]), 3)
+    assert set(E.METRICS) <= set(record) and record["epochs_run"] <= 40
+    assert record["train_pearson"] > 0.3  # the tree shows through after 40 epochs
