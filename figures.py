@@ -1,0 +1,424 @@
+"""Plots shared by the notebooks, and ``save_figure``, the one place figures are written to disk.
+
+Every plotting function takes an optional ``ax`` (one is created when it is None), draws on it
+and returns it; none of them calls ``plt.show``. Coordinates may be numpy arrays or torch
+tensors. Point colours follow one rule everywhere (see ``_scatter``): ``colors`` are values
+mapped through ``cmap`` (or matplotlib colour specs), ``labels`` are categories drawn in a
+qualitative palette with a legend; give one or the other.
+"""
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Normalize
+from matplotlib.lines import Line2D
+from matplotlib.patches import Circle, Rectangle
+
+CYCLIC_CMAP = "twilight"
+POINT_SIZE = 6
+
+
+# --------------------------------------------------------------------------------------------
+# Saving
+# --------------------------------------------------------------------------------------------
+def save_figure(fig, name, results_dir="results", formats=("png", "pdf"), dpi=150):
+    """Write ``fig`` to ``<results_dir>/<name>.<fmt>`` for each format; return the written paths.
+
+    Each file is rendered into a temporary file in the target folder and moved into place with
+    ``os.replace``, so a reader never sees a half-written figure and an interrupted save leaves
+    the previous version intact. ``name`` is a bare file stem: empty names, path separators and
+    ``.``/``..`` are refused with ValueError. The folder is created when missing.
+    """
+    _check_file_stem(name, "figure name")
+    for fmt in formats:
+        _check_file_stem(fmt, "figure format")
+    folder = Path(results_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [_save_atomically(fig, folder / f"{name}.{fmt}", fmt, dpi) for fmt in formats]
+
+
+def _check_file_stem(stem, what):
+    separators = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
+    if not isinstance(stem, str) or stem.strip() in ("", ".", "..") \
+            or any(sep in stem for sep in separators) or "\0" in stem:
+        raise ValueError(f"{what} must be a plain, non-empty file name without separators, "
+                         f"got {stem!r}")
+
+
+def _save_atomically(fig, path, fmt, dpi):
+    handle, temp_path = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        fig.savefig(temp_path, format=fmt, dpi=dpi, bbox_inches="tight")
+        os.chmod(temp_path, 0o644)  # mkstemp creates the file private (0600)
+        os.replace(temp_path, path)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+        raise
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Colours and layout
+# --------------------------------------------------------------------------------------------
+def phase_colormap():
+    """The cyclic colormap used for cell-cycle phase (and any other angle).
+
+    The cell cycle is a circle: a phase of 0 and a phase of 2π are the same state. A cyclic map
+    gives both ends the same colour, so cells on either side of the wrap-around look alike
+    instead of being painted in opposite colours, as a linear map such as viridis would do.
+    ``twilight`` is cyclic and perceptually uniform.
+    """
+    return matplotlib.colormaps[CYCLIC_CMAP]
+
+
+def panel_grid(n_panels, ncols, size=3.0, subplot_kw=None):
+    """A figure with ``n_panels`` axes in rows of ``ncols`` (σ ablations, curvature × σ grids).
+
+    Returns ``(fig, axes)`` with ``axes`` a flat list of the ``n_panels`` axes in reading order;
+    the leftover cells of the last row are turned off. Each panel is ``size`` inches square.
+    ``subplot_kw`` goes to ``plt.subplots`` (``{"projection": "3d"}`` for sphere or torus panels).
+    """
+    if int(n_panels) != n_panels or n_panels < 1 or int(ncols) != ncols or ncols < 1:
+        raise ValueError(f"need positive integer n_panels and ncols, got {n_panels!r}, {ncols!r}")
+    ncols = min(int(ncols), int(n_panels))
+    nrows = math.ceil(n_panels / ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size), squeeze=False,
+                             subplot_kw=subplot_kw)
+    axes = list(grid.ravel())
+    for unused in axes[n_panels:]:
+        unused.set_axis_off()
+    return fig, axes[:n_panels]
+
+
+# --------------------------------------------------------------------------------------------
+# Coordinates
+# --------------------------------------------------------------------------------------------
+def lorentz_to_poincare(x, k=1.0):
+    """Map hyperboloid points to the Poincaré ball of radius sqrt(k); returns numpy.
+
+    ``x`` has shape (..., d+1) on geoopt's ``Lorentz(k)``: -x0² + Σ xi² = -k, curvature -1/k.
+    The result is sqrt(k) · x[1:] / (sqrt(k) + x0), the stereographic projection from
+    (-sqrt(k), 0, ..., 0), which is an isometry onto the ball of radius sqrt(k) with the
+    curvature -1/k metric: a point at hyperbolic distance ρ from the origin lands at radius
+    sqrt(k) tanh(ρ / (2 sqrt(k))). For k = 1 this is the usual unit disk; divide by sqrt(k)
+    to draw any curvature in the unit disk.
+
+    This is the Poincaré map. The authors' published plots used x[1:] / x0, which is the
+    Beltrami–Klein model (geodesics become straight chords, angles are distorted and points
+    crowd towards the rim), not the Poincaré disk the figures are labelled with.
+    """
+    if not k > 0:
+        raise ValueError(f"k must be positive, got {k!r}")
+    x = _to_numpy(x)
+    if x.shape[-1] < 2:
+        raise ValueError(f"hyperboloid points need at least 2 coordinates, got shape {x.shape}")
+    sqrt_k = math.sqrt(float(k))
+    return sqrt_k * x[..., 1:] / (sqrt_k + x[..., :1])
+
+
+def torus_angles(Z):
+    """Angles in [-π, π) of torus latents given as unit circle points; returns (N, 2) numpy.
+
+    ``Z`` is (N, 2, 2) or (N, 4): one (cos, sin) pair per circle factor, the layout of geoopt's
+    product of two ``Sphere()`` factors in R². Angle 0 is the point (1, 0) of each circle.
+    """
+    Z = _to_numpy(Z)
+    if Z.ndim == 2 and Z.shape[1] == 4:
+        Z = Z.reshape(-1, 2, 2)
+    if Z.ndim != 3 or Z.shape[1:] != (2, 2):
+        raise ValueError(f"torus latents must have shape (N, 2, 2) or (N, 4), got {Z.shape}")
+    angles = np.arctan2(Z[..., 1], Z[..., 0])
+    return np.where(angles >= np.pi, angles - 2 * np.pi, angles)
+
+
+def node_means(Z, groups):
+    """Coordinate-wise mean position of each group: ``(unique_groups, means)``, groups sorted.
+
+    A plain Euclidean mean of the given coordinates (e.g. Poincaré-disk positions, for placing
+    tree nodes or labels on a plot), not a Fréchet mean on the manifold.
+    """
+    return _reduce_by_group(Z, groups, np.mean)
+
+
+def node_medians(Z, groups):
+    """Coordinate-wise median position of each group: ``(unique_groups, medians)``, groups sorted.
+
+    Robust to the few stray samples of a group (e.g. lineage medians of cell types).
+    """
+    return _reduce_by_group(Z, groups, np.median)
+
+
+def _reduce_by_group(Z, groups, reducer):
+    Z = _to_numpy(Z)
+    groups = np.asarray(groups)
+    if Z.ndim != 2 or groups.shape != (len(Z),):
+        raise ValueError(f"need Z of shape (N, d) and N groups, got {Z.shape} and {groups.shape}")
+    unique_groups, index = np.unique(groups, return_inverse=True)
+    positions = np.stack([reducer(Z[index == g], axis=0) for g in range(len(unique_groups))])
+    return unique_groups, positions
+
+
+def _to_numpy(x):
+    """Float numpy copy of a numpy array, list or (possibly GPU, grad-tracking) torch tensor."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=float)
+
+
+# --------------------------------------------------------------------------------------------
+# 2-D plots
+# --------------------------------------------------------------------------------------------
+def plot_poincare_disk(Z_disk, colors=None, labels=None, ax=None, radius=1.0, edges=None,
+                       node_positions=None, node_labels=None, cmap=CYCLIC_CMAP, s=POINT_SIZE,
+                       title=None, legend=True, colorbar=False, **scatter_kw):
+    """Scatter Poincaré-disk points (e.g. from ``lorentz_to_poincare``) inside the boundary circle.
+
+    ``radius`` is the disk radius (sqrt(k) for unscaled ``lorentz_to_poincare`` output).
+    ``edges`` are (i, j) index pairs into ``node_positions`` drawn as straight segments (not
+    geodesic arcs), e.g. tree edges between ``node_means`` or lineage edges between
+    ``node_medians``; ``node_labels`` puts one text label at each node position.
+    Equal aspect, no ticks. Extra keywords go to ``ax.scatter``.
+    """
+    ax = _axes_2d(ax)
+    ax.add_patch(Circle((0, 0), radius, fill=False, color="0.3", linewidth=1))
+    if edges is not None or node_labels is not None:
+        _draw_nodes(ax, node_positions, edges, node_labels)
+    _scatter(ax, _points(Z_disk, 2), colors, labels, cmap, s, legend, colorbar, scatter_kw)
+    margin = 1.03 * radius
+    ax.set_xlim(-margin, margin)
+    ax.set_ylim(-margin, margin)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_embedding(Z2, colors=None, ax=None, labels=None, cmap=None, s=POINT_SIZE,
+                   highlight_mask=None, highlight_marker="x", highlight_label=None, title=None,
+                   legend=True, colorbar=False, xlabel=None, ylabel=None, **scatter_kw):
+    """Plain 2-D scatter (UMAP, PCA, an R² latent space).
+
+    Pass ``cmap=phase_colormap()`` for angles. Points where ``highlight_mask`` is True (e.g.
+    non-proliferating cells) are drawn on top with ``highlight_marker``, coloured on the same
+    scale as the rest, and named ``highlight_label`` in the legend when one is given.
+    Extra keywords go to ``ax.scatter``.
+    """
+    ax = _axes_2d(ax)
+    _scatter(ax, _points(Z2, 2), colors, labels, cmap, s, legend, colorbar, scatter_kw,
+             highlight_mask, highlight_marker, highlight_label)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    return ax
+
+
+def plot_torus_flat(angles, colors=None, ax=None, labels=None, cmap=CYCLIC_CMAP, s=POINT_SIZE,
+                    title=None, legend=True, colorbar=False, **scatter_kw):
+    """Scatter torus angles (from ``torus_angles``) on the flat square [-π, π)².
+
+    The torus is this square with opposite edges glued: the arrows on the border follow the
+    usual notation (single arrows: left = right edge, double arrows: bottom = top edge), so
+    clusters cut by an edge continue on the opposite side.
+    """
+    ax = _axes_2d(ax)
+    _draw_flat_torus_border(ax)
+    _scatter(ax, _points(angles, 2), colors, labels, cmap, s, legend, colorbar, scatter_kw)
+    ticks, tick_labels = [-np.pi, 0, np.pi], ["−π", "0", "π"]
+    ax.set(xlim=(-1.08 * np.pi, 1.08 * np.pi), ylim=(-1.08 * np.pi, 1.08 * np.pi),
+           xticks=ticks, yticks=ticks, xticklabels=tick_labels, yticklabels=tick_labels,
+           xlabel="θ₁", ylabel="θ₂", title=title)
+    ax.set_aspect("equal")
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return ax
+
+
+def _draw_flat_torus_border(ax):
+    ax.add_patch(Rectangle((-np.pi, -np.pi), 2 * np.pi, 2 * np.pi, fill=False, color="0.3"))
+    arrow = dict(arrowstyle="-|>", color="0.3", mutation_scale=12, linewidth=0)
+    for x in (-np.pi, np.pi):  # left and right: one arrow pointing up
+        ax.annotate("", xy=(x, 0.25), xytext=(x, -0.25), arrowprops=arrow)
+    for y in (-np.pi, np.pi):  # bottom and top: two arrows pointing right
+        for x in (-0.15, 0.15):
+            ax.annotate("", xy=(x + 0.25, y), xytext=(x - 0.25, y), arrowprops=arrow)
+
+
+def _draw_nodes(ax, node_positions, edges, node_labels):
+    if node_positions is None:
+        raise ValueError("edges and node_labels need node_positions")
+    nodes = _points(node_positions, 2)
+    if edges is not None:
+        edges = np.asarray(edges, dtype=int).reshape(-1, 2)
+        if edges.size and (edges.min() < 0 or edges.max() >= len(nodes)):
+            raise ValueError(f"edge indices must lie in [0, {len(nodes)}), "
+                             f"got {edges.min()}..{edges.max()}")
+        ax.add_collection(LineCollection(nodes[edges], colors="0.2", linewidths=0.8, zorder=3))
+    if node_labels is not None:
+        if len(node_labels) != len(nodes):
+            raise ValueError(f"{len(node_labels)} node labels for {len(nodes)} node positions")
+        for (x, y), text in zip(nodes, node_labels):
+            ax.text(x, y, str(text), fontsize=7, ha="center", va="center", zorder=4,
+                    bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none",
+                              alpha=0.7))
+
+
+def _axes_2d(ax):
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# 3-D plots
+# --------------------------------------------------------------------------------------------
+def plot_sphere(Z, colors=None, ax=None, labels=None, cmap=CYCLIC_CMAP, wireframe=True,
+                elev=20, azim=-60, s=POINT_SIZE, title=None, legend=True, colorbar=False,
+                **scatter_kw):
+    """Scatter points of S² (unit vectors in R³) on 3-D axes over a light wireframe sphere."""
+    ax = _axes_3d(ax)
+    if wireframe:
+        u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 25), np.linspace(0, np.pi, 13))
+        ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v),
+                          color="0.6", linewidth=0.3, alpha=0.6)
+    _scatter(ax, _points(Z, 3), colors, labels, cmap, s, legend, colorbar, scatter_kw)
+    ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1), title=title)
+    _finish_3d(ax, (1, 1, 1), elev, azim)
+    return ax
+
+
+def plot_torus_3d(angles, colors=None, ax=None, labels=None, R=2.0, r=0.8, cmap=CYCLIC_CMAP,
+                  elev=35, azim=-60, s=POINT_SIZE, title=None, legend=True, colorbar=False,
+                  **scatter_kw):
+    """Scatter torus angles (from ``torus_angles``) on a lightly drawn torus in R³.
+
+    ``angles[:, 0]`` runs around the central axis (major radius ``R``), ``angles[:, 1]`` around
+    the tube (minor radius ``r``). Points sit just outside the surface so it does not hide them.
+    """
+    if not R > r > 0:
+        raise ValueError(f"need R > r > 0, got R={R!r}, r={r!r}")
+    ax = _axes_3d(ax)
+    u, v = np.meshgrid(np.linspace(-np.pi, np.pi, 49), np.linspace(-np.pi, np.pi, 25))
+    surface = _torus_xyz(u, v, R, r)
+    ax.plot_surface(*surface, color="0.85", alpha=0.2, linewidth=0, shade=True)
+    ax.plot_wireframe(*surface, rstride=3, cstride=3, color="0.6", linewidth=0.3, alpha=0.5)
+    angles = _points(angles, 2)
+    points = np.stack(_torus_xyz(angles[:, 0], angles[:, 1], R, 1.04 * r), axis=1)
+    _scatter(ax, points, colors, labels, cmap, s, legend, colorbar, scatter_kw)
+    ax.set(xlim=(-R - r, R + r), ylim=(-R - r, R + r), zlim=(-r, r), title=title)
+    _finish_3d(ax, (R + r, R + r, r), elev, azim)
+    return ax
+
+
+def _torus_xyz(major, minor, R, r):
+    ring = R + r * np.cos(minor)
+    return ring * np.cos(major), ring * np.sin(major), r * np.sin(minor)
+
+
+def _axes_3d(ax):
+    if ax is None:
+        ax = plt.figure(figsize=(4, 4)).add_subplot(projection="3d")
+    elif ax.name != "3d":
+        raise ValueError("this plot needs 3-D axes: create them with projection='3d'")
+    return ax
+
+
+def _finish_3d(ax, box_aspect, elev, azim):
+    ax.set_box_aspect(box_aspect, zoom=1.25)
+    ax.view_init(elev=elev, azim=azim)
+    ax.set_axis_off()
+
+
+# --------------------------------------------------------------------------------------------
+# Scatter with one colouring rule for every plot
+# --------------------------------------------------------------------------------------------
+def _points(Z, dim):
+    Z = _to_numpy(Z)
+    if Z.ndim != 2 or Z.shape[1] != dim:
+        raise ValueError(f"expected points of shape (N, {dim}), got {Z.shape}")
+    return Z
+
+
+def _scatter(ax, points, colors, labels, cmap, s, legend, colorbar, scatter_kw,
+             highlight_mask=None, highlight_marker="x", highlight_label=None):
+    """Draw ``points`` (N, 2 or 3) coloured by values ``colors`` or by categories ``labels``.
+
+    Values go through ``cmap`` on one scale shared by all points (a colorbar when ``colorbar``);
+    categories get a qualitative palette and, when ``legend``, a legend outside the axes.
+    Points in ``highlight_mask`` form a second scatter with ``highlight_marker``. Large point
+    sets are rasterized so PDFs stay small.
+    """
+    if colors is not None and labels is not None:
+        raise ValueError("give colors (values) or labels (categories), not both")
+    style = {"s": s, "linewidths": 0, "rasterized": len(points) > 2000, **scatter_kw}
+    handles = []
+    if labels is not None:
+        colors, handles = _category_colors(labels, len(points))
+    elif colors is not None:
+        colors = _check_colors(colors, len(points))
+        if _are_values(colors):
+            style["cmap"] = cmap
+            if not {"norm", "vmin", "vmax"} & set(scatter_kw):
+                style["norm"] = Normalize(np.nanmin(colors), np.nanmax(colors))
+    mask = (np.zeros(len(points), bool) if highlight_mask is None
+            else _check_mask(highlight_mask, len(points)))
+    drawn = ax.scatter(*points[~mask].T, c=_subset(colors, ~mask), **style)
+    if mask.any():
+        marked = {**style, "s": 1.5 * s, "marker": highlight_marker, "linewidths": 0.8,
+                  "label": highlight_label}
+        marked_colors = "0.3" if colors is None else _subset(colors, mask)
+        highlighted = ax.scatter(*points[mask].T, c=marked_colors, **marked)
+        handles += [highlighted] if highlight_label is not None else []
+    if legend and handles:  # many categories go beside the axes, a lone highlight entry inside
+        placement = ({"loc": "center left", "bbox_to_anchor": (1.0, 0.5), "frameon": False}
+                     if labels is not None else {"loc": "best"})
+        ax.legend(handles=handles, fontsize="small", **placement)
+    if colorbar and _are_values(colors):
+        ax.figure.colorbar(drawn, ax=ax, shrink=0.7)
+    return drawn
+
+
+def _category_colors(labels, n_points):
+    """Per-point RGBA colours for categorical ``labels`` and one legend handle per category."""
+    labels = np.asarray(labels)
+    if labels.shape != (n_points,):
+        raise ValueError(f"labels of shape {labels.shape} for {n_points} points")
+    categories, index = np.unique(labels, return_inverse=True)
+    palette = matplotlib.colormaps["tab10" if len(categories) <= 10 else "tab20"]
+    rgba = np.array([palette(i % palette.N) for i in range(len(categories))]).reshape(-1, 4)
+    handles = [Line2D([], [], marker="o", linestyle="", color=rgba[i], label=str(category))
+               for i, category in enumerate(categories)]
+    return rgba[index], handles
+
+
+def _check_colors(colors, n_points):
+    colors = colors if isinstance(colors, str) else np.asarray(colors)
+    if np.ndim(colors) > 0 and len(colors) != n_points:
+        raise ValueError(f"{len(colors)} colours for {n_points} points")
+    return colors.astype(float) if _are_values(colors) else colors
+
+
+def _are_values(colors):
+    """True for a 1-D numeric array (mapped through a colormap), False for colour specs."""
+    return isinstance(colors, np.ndarray) and colors.ndim == 1 and colors.dtype.kind in "biuf"
+
+
+def _check_mask(mask, n_points):
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (n_points,):
+        raise ValueError(f"highlight_mask of shape {mask.shape} for {n_points} points")
+    return mask
+
+
+def _subset(colors, keep):
+    """The colours of the points in ``keep``; a single colour or None applies to all."""
+    return colors if colors is None or np.ndim(colors) == 0 else colors[keep]

@@ -1,0 +1,308 @@
+"""Tests for figures.py: atomic saving, hyperbolic and torus coordinates, group positions, plots."""
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import geoopt  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
+from matplotlib.patches import Circle  # noqa: E402
+from mpl_toolkits.mplot3d.art3d import Line3DCollection  # noqa: E402
+
+import figures  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def scatter_sizes(ax):
+    """Number of points in each scatter drawn on ``ax``, in drawing order."""
+    return [len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection)]
+
+
+def small_figure():
+    fig, ax = plt.subplots(figsize=(1, 1))
+    ax.plot([0, 1], [0, 1])
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# save_figure
+# --------------------------------------------------------------------------------------------
+def test_save_figure_writes_png_and_pdf_into_a_new_folder(tmp_path):
+    folder = tmp_path / "nested" / "results"
+    paths = figures.save_figure(small_figure(), "demo", results_dir=folder)
+    assert [p.name for p in paths] == ["demo.png", "demo.pdf"]
+    assert paths[0].read_bytes().startswith(PNG_MAGIC)
+    assert paths[1].read_bytes().startswith(b"%PDF")
+    assert all(p.stat().st_size > 100 for p in paths)
+    assert sorted(os.listdir(folder)) == ["demo.pdf", "demo.png"]  # no temp files left over
+
+
+@pytest.mark.parametrize("name", ["", "  ", ".", "..", "a/b", "../escape", "a\\b", None])
+def test_save_figure_refuses_names_that_are_not_plain_file_stems(tmp_path, name):
+    with pytest.raises(ValueError):
+        figures.save_figure(small_figure(), name, results_dir=tmp_path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_figure_refuses_a_format_with_a_separator(tmp_path):
+    with pytest.raises(ValueError):
+        figures.save_figure(small_figure(), "demo", results_dir=tmp_path, formats=("png/x",))
+
+
+def test_save_figure_replaces_an_existing_file_instead_of_writing_into_it(tmp_path, monkeypatch):
+    target = tmp_path / "demo.png"
+    target.write_bytes(b"old figure")
+    os.link(target, tmp_path / "old_link")  # shares the old file's inode
+    replaced = []
+    real_replace = os.replace
+    monkeypatch.setattr(figures.os, "replace",
+                        lambda src, dst: (replaced.append((src, dst)), real_replace(src, dst))[1])
+    figures.save_figure(small_figure(), "demo", results_dir=tmp_path, formats=("png",))
+    assert (tmp_path / "old_link").read_bytes() == b"old figure"  # old inode never written to
+    assert target.read_bytes().startswith(PNG_MAGIC)
+    assert len(replaced) == 1 and os.fspath(replaced[0][1]) == os.fspath(target)
+    assert os.path.dirname(replaced[0][0]) == os.fspath(tmp_path)  # temp file in the same folder
+    assert sorted(os.listdir(tmp_path)) == ["demo.png", "old_link"]
+
+
+def test_failed_save_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    target = tmp_path / "demo.png"
+    target.write_bytes(b"old figure")
+
+    def failing_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(figures.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        figures.save_figure(small_figure(), "demo", results_dir=tmp_path, formats=("png",))
+    assert target.read_bytes() == b"old figure"
+    assert os.listdir(tmp_path) == ["demo.png"]
+
+
+# --------------------------------------------------------------------------------------------
+# lorentz_to_poincare
+# --------------------------------------------------------------------------------------------
+def lorentz_points(n, k, seed, dim=2, scale=1.5):
+    """Random points on geoopt's Lorentz(k) (float64) as a torch tensor."""
+    manifold = geoopt.Lorentz(k=torch.tensor(k, dtype=torch.float64))
+    generator = torch.Generator().manual_seed(seed)
+    v = torch.randn(n, dim, dtype=torch.float64, generator=generator) * scale
+    origin = torch.zeros(n, dim + 1, dtype=torch.float64)
+    origin[:, 0] = k ** 0.5
+    return manifold.expmap(origin, torch.cat([torch.zeros(n, 1, dtype=torch.float64), v], 1))
+
+
+def lorentz_distance(x, y, k):
+    inner = -x[:, 0] * y[:, 0] + np.sum(x[:, 1:] * y[:, 1:], axis=1)
+    return np.sqrt(k) * np.arccosh(np.maximum(-inner / k, 1.0))
+
+
+def poincare_distance(p, q, k):
+    """Distance in the ball of radius sqrt(k) with curvature -1/k."""
+    gap = np.sum((p - q) ** 2, axis=1)
+    denominator = (k - np.sum(p ** 2, axis=1)) * (k - np.sum(q ** 2, axis=1))
+    return np.sqrt(k) * np.arccosh(1 + 2 * k * gap / denominator)
+
+
+@pytest.mark.parametrize("k", [0.3, 1.0, 2.5])
+def test_poincare_radius_is_sqrt_k_tanh_of_half_the_scaled_distance(k):
+    r = np.linspace(0.0, 5.0, 11)
+    u = np.stack([np.cos(r * 7), np.sin(r * 7)], axis=1)  # assorted unit directions
+    x = np.column_stack([np.sqrt(k) * np.cosh(r), np.sqrt(k) * np.sinh(r)[:, None] * u])
+    np.testing.assert_allclose(-x[:, 0] ** 2 + np.sum(x[:, 1:] ** 2, axis=1), -k)
+    p = figures.lorentz_to_poincare(x, k=k)
+    np.testing.assert_allclose(np.linalg.norm(p, axis=1), np.sqrt(k) * np.tanh(r / 2), atol=1e-12)
+    np.testing.assert_allclose(p / np.maximum(np.linalg.norm(p, axis=1), 1e-300)[:, None],
+                               np.where(r[:, None] > 0, u, p), atol=1e-12)  # direction kept
+
+
+@pytest.mark.parametrize("k", [0.3, 1.0, 2.5])
+def test_poincare_map_preserves_hyperbolic_distance(k):
+    x = lorentz_points(200, k, seed=1).numpy()
+    y = lorentz_points(200, k, seed=2).numpy()
+    p, q = figures.lorentz_to_poincare(x, k), figures.lorentz_to_poincare(y, k)
+    assert np.all(np.linalg.norm(p, axis=1) < np.sqrt(k))
+    expected = lorentz_distance(x, y, k)
+    np.testing.assert_allclose(poincare_distance(p, q, k), expected, rtol=1e-8)
+    # independent check against geoopt's ball of curvature -1/k, away from the rim where
+    # geoopt's clamping costs it precision
+    rim = 0.9 * np.sqrt(k)
+    inner = (np.linalg.norm(p, axis=1) < rim) & (np.linalg.norm(q, axis=1) < rim)
+    assert inner.sum() > 20
+    ball = geoopt.PoincareBall(c=1.0 / k)
+    np.testing.assert_allclose(ball.dist(torch.tensor(p[inner]), torch.tensor(q[inner])).numpy(),
+                               expected[inner], rtol=1e-6)
+
+
+def test_lorentz_to_poincare_accepts_torch_and_differs_from_the_klein_map():
+    x = lorentz_points(50, 1.0, seed=3)
+    p = figures.lorentz_to_poincare(x.requires_grad_())
+    assert isinstance(p, np.ndarray) and p.shape == (50, 2)
+    x = x.detach().numpy()
+    np.testing.assert_allclose(p, figures.lorentz_to_poincare(x))
+    klein = x[:, 1:] / x[:, :1]
+    assert np.max(np.abs(p - klein)) > 0.1
+
+
+def test_lorentz_to_poincare_rejects_nonpositive_k():
+    with pytest.raises(ValueError):
+        figures.lorentz_to_poincare(np.array([[1.0, 0.0, 0.0]]), k=0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# torus_angles, node_means, node_medians
+# --------------------------------------------------------------------------------------------
+def test_torus_angles_round_trip_in_both_layouts_and_from_torch():
+    rng = np.random.default_rng(0)
+    angles = np.vstack([[-np.pi, 0.0], [0.5, -np.pi], rng.uniform(-np.pi, np.pi, (100, 2))])
+    circles = np.stack([np.cos(angles), np.sin(angles)], axis=-1)  # (N, 2, 2)
+    for Z in (circles, circles.reshape(-1, 4), torch.tensor(circles.reshape(-1, 4))):
+        result = figures.torus_angles(Z)
+        assert result.shape == angles.shape
+        np.testing.assert_allclose(result, angles, atol=1e-12)
+
+
+def test_torus_angles_puts_the_seam_at_minus_pi():
+    Z = np.array([[[-1.0, 0.0], [-1.0, -0.0]]])  # atan2 gives +π and -π
+    np.testing.assert_allclose(figures.torus_angles(Z), [[-np.pi, -np.pi]])
+
+
+def test_torus_angles_rejects_other_shapes():
+    with pytest.raises(ValueError):
+        figures.torus_angles(np.zeros((5, 3)))
+
+
+def test_node_means_and_medians_on_a_hand_made_example():
+    Z = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0], [1.0, 1.0], [100.0, -3.0]])
+    groups = ["b", "a", "b", "a", "b"]
+    names, means = figures.node_means(Z, groups)
+    assert list(names) == ["a", "b"]
+    np.testing.assert_allclose(means, [[1.5, 0.5], [110 / 3, 7 / 3]])
+    names, medians = figures.node_medians(torch.tensor(Z), np.array(groups))
+    assert list(names) == ["a", "b"]
+    np.testing.assert_allclose(medians, [[1.5, 0.5], [10.0, 0.0]])
+
+
+def test_node_means_rejects_mismatched_groups():
+    with pytest.raises(ValueError):
+        figures.node_means(np.zeros((3, 2)), [0, 1])
+
+
+# --------------------------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------------------------
+def disk_points(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    radius, angle = 0.9 * np.sqrt(rng.uniform(size=n)), rng.uniform(-np.pi, np.pi, n)
+    return np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+
+
+def test_poincare_disk_with_categories_edges_and_node_labels():
+    Z = disk_points()
+    groups = np.repeat(["x", "y", "z"], 20)
+    names, means = figures.node_means(Z, groups)
+    ax = figures.plot_poincare_disk(Z, labels=groups, edges=[(0, 1), (1, 2)],
+                                    node_positions=means, node_labels=names, radius=1.0)
+    assert sum(scatter_sizes(ax)) == 60
+    segments = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert len(segments) == 1 and len(segments[0].get_segments()) == 2
+    np.testing.assert_allclose(segments[0].get_segments()[1], means[[1, 2]])
+    circles = [p for p in ax.patches if isinstance(p, Circle)]
+    assert len(circles) == 1 and circles[0].get_radius() == 1.0
+    assert [t.get_text() for t in ax.texts] == ["x", "y", "z"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["x", "y", "z"]
+    assert list(ax.get_xticks()) == [] and list(ax.get_yticks()) == []
+    assert ax.get_aspect() == 1.0
+
+
+def test_poincare_disk_with_values_uses_the_given_radius_and_adds_a_colorbar():
+    Z = 2.0 * disk_points(30)
+    ax = figures.plot_poincare_disk(torch.tensor(Z), colors=np.arange(30), radius=2.0,
+                                    colorbar=True)
+    assert scatter_sizes(ax) == [30]
+    assert ax.get_xlim()[1] >= 2.0
+    assert len(ax.figure.axes) == 2  # the colorbar
+
+
+def test_plot_inputs_are_checked():
+    Z = disk_points(10)
+    with pytest.raises(ValueError):
+        figures.plot_poincare_disk(Z, colors=np.arange(10), labels=np.zeros(10))
+    with pytest.raises(ValueError):
+        figures.plot_poincare_disk(Z, edges=[(0, 5)], node_positions=Z[:3])
+    with pytest.raises(ValueError):
+        figures.plot_poincare_disk(Z, colors=np.arange(9))
+    with pytest.raises(ValueError):
+        figures.plot_sphere(np.ones((4, 3)), ax=plt.subplots()[1])
+
+
+def test_embedding_highlights_masked_points_on_a_shared_colour_scale():
+    rng = np.random.default_rng(1)
+    Z, phase = rng.normal(size=(50, 2)), rng.uniform(-np.pi, np.pi, 50)
+    mask = np.arange(50) < 12
+    ax = figures.plot_embedding(Z, phase, cmap=figures.phase_colormap(), highlight_mask=mask,
+                                highlight_label="non-proliferating", colorbar=True)
+    assert scatter_sizes(ax) == [38, 12]
+    rest, marked = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert rest.norm.vmin == marked.norm.vmin == phase.min()
+    assert rest.norm.vmax == marked.norm.vmax == phase.max()
+    assert rest.get_paths()[0] is not marked.get_paths()[0]  # a different marker
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["non-proliferating"]
+
+
+def test_embedding_without_highlight_draws_one_scatter():
+    ax = figures.plot_embedding(np.zeros((7, 2)))
+    assert scatter_sizes(ax) == [7]
+    assert ax.get_legend() is None
+
+
+def test_sphere_draws_points_over_a_wireframe():
+    P = np.random.default_rng(2).normal(size=(40, 3))
+    P /= np.linalg.norm(P, axis=1, keepdims=True)
+    ax = figures.plot_sphere(P, np.arange(40))
+    assert ax.name == "3d" and scatter_sizes(ax) == [40]
+    assert any(isinstance(c, Line3DCollection) for c in ax.collections)
+    ax = figures.plot_sphere(P, np.arange(40), wireframe=False)
+    assert not any(isinstance(c, Line3DCollection) for c in ax.collections)
+
+
+def test_torus_plots_draw_every_point():
+    angles = np.random.default_rng(3).uniform(-np.pi, np.pi, (25, 2))
+    ax = figures.plot_torus_3d(angles, angles[:, 0])
+    assert ax.name == "3d" and scatter_sizes(ax) == [25]
+    ax = figures.plot_torus_flat(angles, angles[:, 0])
+    assert scatter_sizes(ax) == [25]
+    assert ax.get_xlim()[0] < -np.pi and ax.get_xlim()[1] > np.pi
+    assert len(ax.texts) == 6  # edge-identification arrows: 2 single, 2 double
+    with pytest.raises(ValueError):
+        figures.plot_torus_3d(angles, R=1.0, r=2.0)
+
+
+def test_panel_grid_returns_the_used_axes_and_turns_off_the_rest():
+    fig, axes = figures.panel_grid(5, 3, size=1.0)
+    assert len(axes) == 5 and len(fig.axes) == 6
+    assert all(ax.axison for ax in axes)
+    assert not fig.axes[5].axison
+    np.testing.assert_allclose(fig.get_size_inches(), [3.0, 2.0])
+    fig, axes = figures.panel_grid(2, 4, subplot_kw={"projection": "3d"})
+    assert len(fig.axes) == 2 and all(ax.name == "3d" for ax in axes)
+    with pytest.raises(ValueError):
+        figures.panel_grid(0, 3)
+
+
+def test_phase_colormap_is_cyclic():
+    cmap = figures.phase_colormap()
+    np.testing.assert_allclose(cmap(0.0), cmap(1.0), atol=0.02)
+    assert np.max(np.abs(np.subtract(cmap(0.0), cmap(0.5)))) > 0.3
