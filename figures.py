@@ -155,6 +155,18 @@ def node_medians(Z, groups):
     return _reduce_by_group(Z, groups, np.median)
 
 
+def group_edges(Z, groups, edges, reducer=np.mean):
+    """Group positions (mean by default) and ``edges`` between group ids re-indexed to their rows.
+
+    Returns ``(positions, edges_by_row, group_ids)`` for :func:`draw_edges`; edges whose ends have
+    no samples in ``groups`` are dropped.
+    """
+    ids, positions = _reduce_by_group(Z, groups, reducer)
+    row = {g: i for i, g in enumerate(np.asarray(ids).tolist())}
+    kept = [(row[a], row[b]) for a, b in edges if a in row and b in row]
+    return positions, kept, ids
+
+
 def _reduce_by_group(Z, groups, reducer):
     Z = _to_numpy(Z)
     groups = np.asarray(groups)
@@ -189,7 +201,7 @@ def plot_poincare_disk(Z_disk, colors=None, labels=None, ax=None, radius=1.0, ed
     ax = _axes_2d(ax)
     ax.add_patch(Circle((0, 0), radius, fill=False, color="0.3", linewidth=1))
     if edges is not None or node_labels is not None:
-        _draw_nodes(ax, node_positions, edges, node_labels)
+        draw_edges(ax, node_positions, edges, node_labels)
     _scatter(ax, _points(Z_disk, 2), colors, labels, cmap, s, legend, colorbar, scatter_kw)
     margin = 1.03 * radius
     ax.set_xlim(-margin, margin)
@@ -253,7 +265,9 @@ def _draw_flat_torus_border(ax):
             ax.annotate("", xy=(x + 0.25, y), xytext=(x - 0.25, y), arrowprops=arrow)
 
 
-def _draw_nodes(ax, node_positions, edges, node_labels):
+def draw_edges(ax, node_positions, edges=None, node_labels=None):
+    """Straight segments between rows of ``node_positions`` for each (i, j) in ``edges``, and
+    optional text labels at the nodes (tree edges, lineage edges) on any 2-D plot."""
     if node_positions is None:
         raise ValueError("edges and node_labels need node_positions")
     nodes = _points(node_positions, 2)

@@ -306,3 +306,15 @@ def test_phase_colormap_is_cyclic():
     cmap = figures.phase_colormap()
     np.testing.assert_allclose(cmap(0.0), cmap(1.0), atol=0.02)
     assert np.max(np.abs(np.subtract(cmap(0.0), cmap(0.5)))) > 0.3
+
+
+def test_group_edges_reindexes_and_drops_missing_groups():
+    Z = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0], [12.0, 10.0]])
+    groups = np.array([5, 5, 7, 7])
+    positions, edges, ids = figures.group_edges(Z, groups, [(5, 7), (7, 9)])
+    assert list(ids) == [5, 7] and edges == [(0, 1)]
+    np.testing.assert_allclose(positions, [[1.0, 0.0], [11.0, 10.0]])
+    fig, ax = plt.subplots()
+    figures.draw_edges(ax, positions, edges, node_labels=["a", "b"])
+    assert len(ax.collections[0].get_segments()) == 1 and len(ax.texts) == 2
+    plt.close(fig)
