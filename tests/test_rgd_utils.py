@@ -218,18 +218,23 @@ def test_transform_checks_fit_and_feature_count():
         model.transform(np.zeros((2, 4)))
 
 
-def test_hyperbolic_noise_improves_tree_correlation_on_fixed_seed():
-    """The paper's qualitative result on a small tree: H2 with noise beats H2 without."""
+def test_hyperbolic_noise_improves_tree_correlation_on_fixed_seeds():
+    """The paper's qualitative result on a small tree: H2 with noise beats H2 without.
+
+    Noise-free fits vary a lot between seeds (Pearson 0.42-0.74 here), so the claim is tested on
+    the mean over three seeds, and noisy fits must be good on every seed.
+    """
     X, labels = small_tree(seed=0)
     D_tree = R.tree_distances(labels)
-    scores = {}
-    for sigma in (0.0, 1.0):
-        model = R.RiemannianDecoder(manifold="lorentz", curvature=5, noise_std=sigma, epochs=150,
-                                    restart_period=50, verbose=False)
-        Z = model.fit_transform(X)
-        scores[sigma] = R.distance_correlation(Z, model.manifold_, D_tree)[0]
-    assert scores[1.0] > 0.6
-    assert scores[1.0] > scores[0.0] + 0.05
+    scores = {0.0: [], 1.0: []}
+    for sigma in scores:
+        for seed in range(3):
+            model = R.RiemannianDecoder(manifold="lorentz", curvature=5, noise_std=sigma, epochs=150,
+                                        restart_period=50, seed=seed, verbose=False)
+            Z = model.fit_transform(X)
+            scores[sigma].append(R.distance_correlation(Z, model.manifold_, D_tree)[0])
+    assert min(scores[1.0]) > 0.55
+    assert np.mean(scores[1.0]) > np.mean(scores[0.0]) + 0.05
 
 
 # ---- distances and metrics -----------------------------------------------------------------
