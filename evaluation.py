@@ -74,7 +74,8 @@ def umap_embedding(X_train, X_test, seed=0, n_neighbors=30, min_dist=0.99):
     """Seeded UMAP fitted on the training split; held-out samples placed with ``transform``."""
     import umap  # imported here: numba compiles on first import, which costs seconds
 
-    reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed)
+    # a seed makes UMAP single-threaded; saying so explicitly keeps its warning out of notebooks
+    reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_jobs=1)
     return reducer.fit_transform(X_train), reducer.transform(X_test)
 
 
@@ -106,10 +107,33 @@ def beside_paper(numeric, paper, metrics=("train_pearson", "test_pearson")):
 
 def save_table(df, name, folder=None):
     """Write ``df`` as ``<folder>/<name>.csv`` atomically; returns the path."""
+    return _write_atomically(lambda path: df.to_csv(path), f"{name}.csv", folder)
+
+
+def save_anndata(adata, name, folder=None):
+    """Write ``adata`` as ``<folder>/<name>.h5ad`` atomically (to continue in scanpy); returns the path."""
+    return _write_atomically(lambda path: adata.write_h5ad(path), f"{name}.h5ad", folder)
+
+
+def _write_atomically(write, filename, folder):
+    # a crash mid-write leaves the previous file intact, never a truncated one
     folder = Path(folder) if folder is not None else results_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.csv"
-    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".csv.tmp", delete=False) as tmp:
-        df.to_csv(tmp)
-    os.replace(tmp.name, path)
-    return path
+    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(temp)
+        os.replace(temp, folder / filename)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return folder / filename
+
+
+def latents_in_data_order(split, Z_train, Z_val, Z_test):
+    """One (n, ambient) array with each split's latents back in the rows of the full data."""
+    parts = [np.asarray(Z) for Z in (Z_train, Z_val, Z_test)]
+    out = np.empty((sum(len(i) for i in split), parts[0].shape[1]), dtype=parts[0].dtype)
+    for idx, Z in zip(split, parts):
+        out[np.asarray(idx)] = Z
+    return out

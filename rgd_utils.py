@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from scipy import stats
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: they render in committed notebooks and need no widgets
 
 MANIFOLDS = ("euclidean", "sphere", "torus", "lorentz", "poincare")
 NOISE_MODES = ("metric", "inverse_metric")
@@ -237,7 +237,8 @@ class RiemannianDecoder:
     def __init__(self, manifold="lorentz", latent_dim=2, curvature=None, noise_std=0.0,
                  noise="metric", hidden=(16, 32, 64, 128, 256), loss="mse", epochs=750,
                  batch_size=128, lr_latent=0.1, lr_decoder=2e-3, betas_decoder=(0.9, 0.995),
-                 weight_decay=1e-3, patience=85, min_epochs=150, restart_period=100,
+                 betas_latent=(0.5, 0.7), weight_decay=1e-3, patience=85, min_epochs=150,
+                 restart_period=100,
                  init_std=1.0, prior="auto", prior_std=1.0, n_starts=20, test_epochs=400,
                  lr_test=0.1, seed=0, device=None, dtype=None, verbose=True):
         self.manifold = manifold
@@ -252,6 +253,7 @@ class RiemannianDecoder:
         self.lr_latent = lr_latent
         self.lr_decoder = lr_decoder
         self.betas_decoder = betas_decoder
+        self.betas_latent = betas_latent
         self.weight_decay = weight_decay
         self.patience = patience
         self.min_epochs = min_epochs
@@ -303,7 +305,7 @@ class RiemannianDecoder:
         self.decoder_.requires_grad_(False)
         try:
             for _ in tqdm(range(self.test_epochs), desc="test-time latents", leave=False,
-                          disable=self._quiet()):
+                          **self._bar_options()):
                 opt.zero_grad()
                 self._per_sample_loss(z, target).sum().backward()
                 opt.step()
@@ -331,7 +333,8 @@ class RiemannianDecoder:
     # ---- training ---------------------------------------------------------------------------
     def _train(self, X, z, X_val, z_val):
         latent_groups = [{"params": [z]}] + ([] if z_val is None else [{"params": [z_val]}])
-        opt_latent = geoopt.optim.RiemannianAdam(latent_groups, lr=self.lr_latent)
+        opt_latent = geoopt.optim.RiemannianAdam(latent_groups, lr=self.lr_latent,
+                                                  betas=self.betas_latent)
         opt_decoder = torch.optim.AdamW(self.decoder_.parameters(), lr=self.lr_decoder,
                                        betas=self.betas_decoder, weight_decay=self.weight_decay,
                                        fused=True)
@@ -339,7 +342,9 @@ class RiemannianDecoder:
                       for o in (opt_latent, opt_decoder)]
         self.history_ = {"epoch": [], "train_loss": [], "val_loss": []}
         best, best_loss, best_epoch = None, math.inf, -1
-        bar = tqdm(range(self.epochs), desc=f"RGD {self._describe()}", disable=self._quiet())
+        # the best state is taken from min_epochs on (early epochs fit well but are unshaped)
+        track_from = self.min_epochs if self.epochs > self.min_epochs and X_val is not None else 0
+        bar = tqdm(range(self.epochs), desc=f"RGD {self._describe()}", **self._bar_options())
         for epoch in bar:
             opt_latent.zero_grad()
             train_loss = self._train_epoch(X, z, opt_decoder)
@@ -352,7 +357,7 @@ class RiemannianDecoder:
             if not math.isfinite(monitored):
                 self._diverged(epoch, best, z, z_val)
                 break
-            if monitored < best_loss:
+            if monitored < best_loss and epoch >= track_from:
                 best, best_loss, best_epoch = self._snapshot(z, z_val), monitored, epoch
             if epoch % 10 == 0 or epoch == self.epochs - 1:
                 bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss or math.nan:.4f}")
@@ -491,9 +496,9 @@ class RiemannianDecoder:
         if not hasattr(self, "decoder_"):
             raise RuntimeError("this RiemannianDecoder is not fitted yet; call fit(X) first")
 
-    def _quiet(self):
-        # None lets tqdm decide (and honour TQDM_DISABLE); True silences it
-        return None if self.verbose else True
+    def _bar_options(self):
+        # leaving `disable` unset keeps tqdm's default, which TQDM_DISABLE=1 overrides (CI)
+        return {} if self.verbose else {"disable": True}
 
     def _describe(self):
         name = self.manifold if isinstance(self.manifold, str) else type(self.manifold).__name__

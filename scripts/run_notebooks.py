@@ -28,6 +28,25 @@ def notebooks_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9]_*.ipynb"))
 
 
+def collapse_progress(nb) -> None:
+    """Keep only the final state of each progress-bar line in stream outputs.
+
+    tqdm redraws a line with carriage returns; a terminal shows the last draw, but the notebook
+    file would keep every redraw (megabytes for a paper run). Bars cleared on exit (``leave=False``)
+    leave nothing.
+    """
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "stream" or "\r" not in output["text"]:
+                continue
+            lines = []
+            for line in output["text"].split("\n"):
+                final = line.rstrip("\r").rsplit("\r", 1)[-1]
+                if final.strip() or "\r" not in line:
+                    lines.append(final)
+            output["text"] = "\n".join(lines)
+
+
 def execute(notebook: Path, output: Path, profile: str, timeout: int | None = None) -> float:
     """Run ``notebook`` with ``RGD_PROFILE=profile`` in the repository root; write it to ``output``
     atomically. Returns the run time in seconds."""
@@ -38,6 +57,7 @@ def execute(notebook: Path, output: Path, profile: str, timeout: int | None = No
     start = time.perf_counter()
     client.execute()
     elapsed = time.perf_counter() - start
+    collapse_progress(nb)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=output.parent, suffix=".ipynb", delete=False) as tmp:
         nbformat.write(nb, tmp)

@@ -49,10 +49,37 @@ def test_save_table_is_atomic(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
 
 
+def test_failed_write_keeps_the_previous_file(tmp_path):
+    E.save_table(pd.DataFrame({"x": [1]}), "t", tmp_path)
+
+    class Unwritable(pd.DataFrame):
+        def to_csv(self, *args, **kwargs):
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        E.save_table(Unwritable({"x": [2]}), "t", tmp_path)
+    assert pd.read_csv(tmp_path / "t.csv")["x"].tolist() == [1]
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+def test_save_anndata_round_trip(tmp_path):
+    import anndata as ad
+
+    adata = ad.AnnData(np.arange(6, dtype=np.float32).reshape(3, 2))
+    adata.obsm["X_rgd_sphere"] = np.eye(3)
+    path = E.save_anndata(adata, "cells", tmp_path)
+    assert np.array_equal(ad.read_h5ad(path).obsm["X_rgd_sphere"], np.eye(3))
+
+
+def test_latents_in_data_order_inverts_the_split():
+    split = datasets.split_indices(20, seed=3)
+    Z = np.arange(20.0)[:, None] * np.ones((1, 3))
+    assert np.array_equal(E.latents_in_data_order(split, *(Z[i] for i in split)), Z)
+
+
 def test_fit_rgd_record():
     X, labels = datasets.simulate_branching_diffusion(depth=3, n_siblings=20, seed=0)
-    split = datasets.split_indices(len(X), seed=0) if hasattr(datasets, "split_indices") else \
-        np.split(np.random.default_rng(0).permutation(len(X)), [240, 270])
+    split = datasets.split_indices(len(X), seed=0)
     ref = lambda idx: R.tree_distances(labels[idx])
     record, model, Z_train, Z_test = E.fit_rgd(X, split, ref, seed=0, manifold="lorentz", curvature=5,
                                                noise_std=1.0, epochs=40, n_starts=3, test_epochs=20,
