@@ -124,7 +124,7 @@ def _embed_tangent_at_origin(manifold, v):
 # --------------------------------------------------------------------------------------------
 # Geometry-aware noise
 # --------------------------------------------------------------------------------------------
-def geometric_noise(z, manifold, std, mode="metric"):
+def geometric_noise(z, manifold, std, mode="inverse_metric"):
     """Tangent noise at ``z`` whose covariance follows the metric G(z).
 
     ``mode="metric"`` samples eps ~ N(0, std^2 G^-1(z)), the paper's formula: a standard normal in
@@ -159,7 +159,7 @@ def _lorentz_transport_from_origin(y, v, k):
     return torch.cat([head, v + coef * y[..., 1:]], dim=-1)
 
 
-def perturb(z, manifold, std, mode="metric"):
+def perturb(z, manifold, std, mode="inverse_metric"):
     """exp_z(eps) with eps from :func:`geometric_noise`, drawn without gradient.
 
     On the sphere, torus and Lorentz model exp_z(eps) = a z + b for fixed eps, with a = cos or
@@ -217,17 +217,22 @@ class TrainingDiverged(RuntimeWarning):
 class RiemannianDecoder:
     """Scikit-learn style Riemannian generative decoder.
 
-    Parameters follow the paper: the decoder is stepped per minibatch with AdamW (decoupled weight
-    decay: coupled L2 at 1e-3 swamps the mean-over-features gradients and collapses the decoder
-    to the data mean on the branching data); latents are
-    stepped once per epoch with RiemannianAdam on gradients accumulated over the epoch; both
-    follow cosine annealing with warm restarts (period ``restart_period`` epochs); early stopping
+    Parameters follow the paper and the authors' code. Latents start within ``init_std`` (1e-3)
+    of the origin: a spread-out start left the tree folded (train Pearson 0.65 against 0.80).
+    The decoder is stepped per minibatch with AdamW (decoupled weight decay: coupled L2 at 1e-3
+    swamps the mean-over-features gradients and collapses the decoder to the data mean on the
+    branching data). Latents are stepped once per epoch with RiemannianAdam (``betas_latent``)
+    on gradients accumulated over the epoch. Both follow cosine annealing with warm restarts (period ``restart_period`` epochs); early stopping
     watches the loss of the validation samples' own latents (optimised with the decoder frozen)
     after ``min_epochs`` with ``patience``, and the best state is restored.
 
-    ``noise="metric"`` is the default geometry-aware noise (covariance std^2 G^-1, the paper's
-    formula); ``"inverse_metric"`` is the authors' code (std^2 G^-2 on the ball). See
-    :func:`geometric_noise` and the README for which one reproduces Table 2.
+    ``noise="inverse_metric"`` (default) is the noise of the authors' code, G^-1 applied to
+    isotropic noise (covariance std^2 G^-2 on the Poincare ball); ``"metric"`` is the paper's
+    formula, covariance std^2 G^-1 (see :func:`geometric_noise`). The default is the one that
+    reproduces Table 2: on the published branching data with the paper's settings, H^2 sigma=1
+    reached train/test Pearson 0.80/0.75 and 0.79/0.77 (seeds 0, 1) with "inverse_metric" but
+    0.69/0.63 with "metric", whose noise fades far from the origin (G^-1 shrinks), so latents
+    drift outwards and fit every observation (test MSE 0.03 against 0.3).
 
     ``prior="auto"`` adds a standard Gaussian prior on Euclidean latents (as d(o, z)^2 / 2 per
     sample, divided by the number of features like the likelihood) and none on other manifolds;
@@ -235,11 +240,10 @@ class RiemannianDecoder:
     """
 
     def __init__(self, manifold="lorentz", latent_dim=2, curvature=None, noise_std=0.0,
-                 noise="metric", hidden=(16, 32, 64, 128, 256), loss="mse", epochs=750,
+                 noise="inverse_metric", hidden=(16, 32, 64, 128, 256), loss="mse", epochs=750,
                  batch_size=128, lr_latent=0.1, lr_decoder=2e-3, betas_decoder=(0.9, 0.995),
                  betas_latent=(0.5, 0.7), weight_decay=1e-3, patience=85, min_epochs=150,
-                 restart_period=100,
-                 init_std=1.0, prior="auto", prior_std=1.0, n_starts=20, test_epochs=400,
+                 restart_period=40, init_std=1e-3, prior="auto", prior_std=1.0, n_starts=20, test_epochs=400,
                  lr_test=0.1, seed=0, device=None, dtype=None, verbose=True):
         self.manifold = manifold
         self.latent_dim = latent_dim
