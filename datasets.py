@@ -29,6 +29,8 @@ from huggingface_hub import errors as hf_errors
 from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
 from scipy import sparse
 
+import hmtdna
+
 ROOT = Path(__file__).resolve().parent
 DATA_DIR = ROOT / "data"  # read at call time, so tests can point it elsewhere
 
@@ -41,12 +43,14 @@ HUB_TIMEOUT_S = 5.0  # per request; the metadata request is not retried, so offl
 BRANCHING_FILE = "branching/tensordataset.npz"
 CELLCYCLE_H5AD = "cellcycle/velocity_anndata_human_fibroblast_DeepCycle_ISMARA.h5ad"
 QUICKGO_TSV = "cellcycle/QuickGO-annotations-human.tsv"
-HMTDNA_RSRS_PKL = "hmtDNA/rsrs.pkl"  # Hub path not confirmed
-HMTDNA_RCRS_PKL = "hmtDNA/rcrs.pkl"  # Hub path not confirmed
+HMTDNA_TABLES = {"rsrs": "hmtDNA/rsrs.pkl", "rcrs": "hmtDNA/rcrs.pkl"}  # Hub paths not confirmed
+PHYLOTREE_FILES = {"rsrs": "hmtdna/phylotree-rsrs-17.0.xml", "rcrs": "hmtdna/phylotree-fu-rcrs-1.2.xml"}
 
 BRANCHING_ENV = "RGD_BRANCHING_NPZ"
 CELLCYCLE_ENV = "RGD_CELLCYCLE_H5AD"
 QUICKGO_ENV = "RGD_QUICKGO_TSV"
+HMTDNA_TABLE_ENV = "RGD_HMTDNA_TABLE"
+PHYLOTREE_ENVS = {"rsrs": "RGD_PHYLOTREE_RSRS", "rcrs": "RGD_PHYLOTREE_RCRS"}
 
 PHASE_COLUMN = "cell_cycle_theta"  # cell-cycle phase in [0, 1)
 NONPROLIFERATING_LEIDEN = "1"  # leiden cluster of the non-proliferating fibroblasts
@@ -314,6 +318,71 @@ def load_branching(path=None):
         print("data: simulating the published branching data set (P-VAE process, seed 0)")
         return (*simulate_branching_diffusion(), "simulated (P-VAE branching diffusion, seed 0)")
     return (*_read_branching_npz(path), str(path))
+
+
+def load_phylotrees():
+    """Both PhyloTrees, ``{"rsrs": tree, "rcrs": tree}``: ``$RGD_PHYLOTREE_RSRS`` /
+    ``$RGD_PHYLOTREE_RCRS``, else ``data/hmtdna/`` (PhyloTree 17 RSRS, FU rCRS 1.2 XML files)."""
+    trees = {}
+    for reference, relpath in PHYLOTREE_FILES.items():
+        path = fetch_data_file(relpath, env_var=PHYLOTREE_ENVS[reference], allow_hub=False)
+        trees[reference] = hmtdna.load_phylotree(path)
+    return trees
+
+
+def load_hmtdna_table(reference, trees, source="auto", source_reference=None,
+                      n_simulated=3000, seed=0):
+    """Samples with their variants relative to ``reference`` ("rsrs" or "rcrs"), and a description.
+
+    ``source``:
+
+    - ``"auto"``: ``$RGD_HMTDNA_TABLE``, else the paper's table ``data/hmtDNA/<reference>.pkl``,
+      else the same file from the pinned Hub revision, else a table simulated from the tree;
+    - ``"simulated"``: :func:`hmtdna.simulate_haplogroup_table` on ``trees[reference]``;
+    - a path: a haplogrep3 extended report (text) or a table pickle (``.pkl``) you chose.
+
+    ``source_reference`` is the reference the file's variants are relative to (default:
+    ``reference``; the 1000 Genomes report is "rcrs"); a table on the other reference is
+    re-expressed with the two trees (:func:`hmtdna.reexpress_table`).
+    """
+    hmtdna.check_reference(reference)
+    if source == "simulated":
+        return _simulated_hmtdna(trees[reference], n_simulated, seed, "requested")
+    if source == "auto":
+        try:
+            path = fetch_data_file(HMTDNA_TABLES[reference], env_var=HMTDNA_TABLE_ENV)
+        except DataNotAvailableError:
+            print("data: no hmtDNA table available; simulating one from the PhyloTree instead")
+            return _simulated_hmtdna(trees[reference], n_simulated, seed, "offline fallback")
+    else:
+        path = Path(source)
+    table = _read_hmtdna_file(path)
+    from_reference = source_reference or reference
+    if from_reference != reference:
+        print(f"data: re-expressing variants from {from_reference.upper()} to {reference.upper()}")
+        table = hmtdna.reexpress_table(table, from_reference, reference,
+                                       rsrs_tree=trees["rsrs"], rcrs_tree=trees["rcrs"])
+    description = (f"{path} ({len(table)} samples, variants relative to "
+                   f"{from_reference.upper()}" + (f", re-expressed to {reference.upper()})"
+                                                  if from_reference != reference else ")"))
+    print(f"data: using {description}")
+    return table, description
+
+
+def _read_hmtdna_file(path):
+    # a pickle runs code when loaded: only the pinned Hub revision or a file the user named
+    # reaches this point
+    if path.suffix == ".pkl" or path.name.endswith(".pkl.gz"):
+        return hmtdna.load_hub_table(path, trusted=True)
+    return hmtdna.load_haplogrep_report(path)
+
+
+def _simulated_hmtdna(tree, n_samples, seed, why):
+    table = hmtdna.simulate_haplogroup_table(tree, n_samples, seed=seed)
+    description = (f"SIMULATED haplotypes ({why}) - not real data: {n_samples} samples drawn "
+                   f"from the PhyloTree rooted at {tree.root}")
+    print(f"data: using {description}")
+    return table, description
 
 
 def _read_branching_npz(path):

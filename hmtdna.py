@@ -354,8 +354,8 @@ class ReferenceShift:
 
     def convert(self, variants, from_ref: str, to_ref: str) -> list[str]:
         """Re-express a variant list; see :func:`reexpress`."""
-        _check_reference(from_ref)
-        _check_reference(to_ref)
+        check_reference(from_ref)
+        check_reference(to_ref)
         if from_ref == to_ref:
             return sort_variants(variants)
         target = self.rsrs_alleles if to_ref == "rsrs" else self.rcrs_alleles
@@ -375,7 +375,7 @@ class ReferenceShift:
         return sort_variants(differing + kept_as_is)
 
 
-def _check_reference(name: str):
+def check_reference(name: str):
     if name not in REFERENCES:
         raise ValueError(f"reference must be one of {REFERENCES}, got {name!r}")
 

@@ -6,6 +6,7 @@ that fail like an unreachable Hub, and tests that need the Hub install their own
 import hashlib
 import importlib
 import types
+from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -67,7 +68,7 @@ def isolated(tmp_path, monkeypatch):
     """Empty data dir, no RGD_* / HF offline variables, and a Hub that cannot be reached."""
     monkeypatch.setattr(datasets, "DATA_DIR", tmp_path / "data")
     for name in (datasets.BRANCHING_ENV, datasets.CELLCYCLE_ENV, datasets.QUICKGO_ENV,
-                 "HF_HUB_OFFLINE"):
+                 datasets.HMTDNA_TABLE_ENV, *datasets.PHYLOTREE_ENVS.values(), "HF_HUB_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(datasets.hf_constants, "HF_HUB_OFFLINE", False)
     offline = http_client.ConnectError("[Errno -2] Name or service not known")
@@ -518,3 +519,43 @@ def test_load_branching_order_env_then_data_dir_then_simulated(tmp_path, monkeyp
     assert data.shape == (6350, 50) and labels.shape == (6350, 7)
     assert source.startswith("simulated")
     assert "Hub" not in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------
+# hmtDNA tables and trees
+# --------------------------------------------------------------------------------------------
+@pytest.fixture
+def real_trees(shared_data, monkeypatch):
+    for reference, relpath in datasets.PHYLOTREE_FILES.items():
+        monkeypatch.setenv(datasets.PHYLOTREE_ENVS[reference],
+                           str(shared_data / "hmtdna" / Path(relpath).name))
+    return datasets.load_phylotrees()
+
+
+def test_missing_phylotree_names_the_file_and_the_variable():
+    with pytest.raises(datasets.DataNotAvailableError,
+                       match=r"phylotree-rsrs-17.0.xml(.|\n)*RGD_PHYLOTREE_RSRS"):
+        datasets.load_phylotrees()
+
+
+def test_report_on_rcrs_is_reexpressed_to_rsrs(real_trees, shared_data, capsys):
+    report = shared_data / "hmtdna" / "1kgp_rcrs_haplogrep.txt.gz"
+    as_rcrs, _ = datasets.load_hmtdna_table("rcrs", real_trees, report)
+    as_rsrs, description = datasets.load_hmtdna_table("rsrs", real_trees, report, "rcrs")
+    assert "re-expressed to RSRS" in description and "re-expressing" in capsys.readouterr().out
+    assert len(as_rsrs) == len(as_rcrs) == 2504
+    # an rCRS genome (haplogroup H2a2a1) carries no rCRS variants but many RSRS ones
+    lengths = as_rsrs["Input_Sample"].map(len) - as_rcrs["Input_Sample"].map(len)
+    assert lengths.median() > 20
+
+
+def test_auto_without_table_falls_back_to_a_labelled_simulation(real_trees, capsys):
+    table, description = datasets.load_hmtdna_table("rsrs", real_trees, n_simulated=50)
+    assert len(table) == 50 and table.attrs["simulated"]
+    assert description.startswith("SIMULATED") and "offline fallback" in description
+    assert "hmtDNA/rsrs.pkl: not there" in capsys.readouterr().out
+
+
+def test_unknown_reference_is_rejected(real_trees):
+    with pytest.raises(ValueError, match="reference must be one of"):
+        datasets.load_hmtdna_table("hg19", real_trees)

@@ -15,7 +15,26 @@ from conftest import ROOT, SHARED_DATA
 sys.path.insert(0, str(ROOT / "scripts"))
 from run_notebooks import collapse_progress, execute, notebooks_in  # noqa: E402
 
-# what each notebook must leave under results/: figure stems (PNG and PDF) and CSV tables
+HMTDNA = SHARED_DATA / "hmtdna"
+HMTDNA_DATA = {"RGD_HMTDNA_SOURCE": HMTDNA / "1kgp_rcrs_haplogrep.txt.gz",
+               "RGD_PHYLOTREE_RSRS": HMTDNA / "phylotree-rsrs-17.0.xml",
+               "RGD_PHYLOTREE_RCRS": HMTDNA / "phylotree-fu-rcrs-1.2.xml"}
+# the 1000 Genomes report is rCRS-relative; 1,739 of its genomes reach Quality 0.8, 42 reach 0.9
+HMTDNA_SETTINGS = {"RGD_HMTDNA_SOURCE_REFERENCE": "rcrs", "RGD_MIN_QUALITY": "0.8"}
+
+
+def hmtdna_spec(reference):
+    return {
+        "figures": [f"hmtdna_{reference}_haplogroups", f"hmtdna_{reference}_depth_region"],
+        "tables": [f"hmtdna_{reference}_table3", f"hmtdna_{reference}_table3_numeric",
+                   f"hmtdna_{reference}_table3_vs_paper"],
+        "env": HMTDNA_DATA, "settings": HMTDNA_SETTINGS, "needs_data": True,
+        "data_says": "1kgp_rcrs_haplogrep.txt.gz",
+    }
+
+
+# what each notebook must leave under results/: figure stems (PNG and PDF), CSV tables, files;
+# "env": real data files passed by environment variable; "settings": other variables for that data
 EXPECTED = {
     "1_CellCycle.ipynb": {
         "figures": ["cellcycle_umap", "cellcycle_sphere_torus", "cellcycle_euclidean"],
@@ -32,6 +51,8 @@ EXPECTED = {
         "env": {"RGD_BRANCHING_NPZ": SHARED_DATA / "branching" / "tensordataset.npz"},
         "data_says": "tensordataset.npz",
     },
+    "3_hmtDNA_rsrs.ipynb": hmtdna_spec("rsrs"),
+    "3_hmtDNA_rcrs.ipynb": hmtdna_spec("rcrs"),
 }
 
 
@@ -65,9 +86,11 @@ def test_notebook_runs_in_fast_profile_and_saves_results(name, tmp_path, monkeyp
     if not notebook.exists():
         pytest.skip(f"{name} not written yet")
     on_real_data = all(p.exists() for p in spec["env"].values())
+    if spec.get("needs_data") and not on_real_data:
+        pytest.skip(f"{name} needs the real data in {SHARED_DATA}")
     if on_real_data:
-        for key, path in spec["env"].items():
-            monkeypatch.setenv(key, str(path))
+        for key, value in {**spec["env"], **spec.get("settings", {})}.items():
+            monkeypatch.setenv(key, str(value))
     results = tmp_path / "results"
     monkeypatch.setenv("RGD_RESULTS_DIR", str(results))
     monkeypatch.setenv("MPLBACKEND", "Agg")

@@ -299,3 +299,15 @@ def test_tree_nodes_hand_made_tree():
     root, child1, child2, grandchild = node_of[0], node_of[2], node_of[3], node_of[4]
     assert sorted(edges) == sorted([(root, child1), (root, child2), (child1, grandchild)])
     assert depth[root] == 0 and depth[grandchild] == 2
+
+
+def test_binary_reconstruction_scores_by_hand():
+    X = np.array([[1, 0, 1, 0], [0, 0, 0, 0]])
+    P = np.array([[0.9, 0.6, 0.2, 0.1], [0.1, 0.1, 0.1, 0.1]])
+    scores = R.binary_reconstruction_scores(X, P)
+    # sample 1: predicted {0, 1}, true {0, 2}: F1 = 2*1/(2+2) = 0.5; sample 2: nothing either way: 1
+    assert scores["f1"] == pytest.approx(0.75)
+    expected_bce = -np.mean(np.where(X == 1, np.log(P), np.log(1 - P)))
+    assert scores["bce"] == pytest.approx(expected_bce)
+    torch_bce = torch.nn.functional.binary_cross_entropy(torch.tensor(P), torch.tensor(X, dtype=torch.float64))
+    assert scores["bce"] == pytest.approx(float(torch_bce))
