@@ -21,11 +21,33 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ("fast", "paper")
+DEFAULT_SHARED_DATA = Path(os.environ.get("RGD_SHARED_DATA", ROOT.parent / "shared" / "data"))
+# real public data kept beside the project (see data/README.md): environment variable -> file
+SHARED_DATA_FILES = {
+    "RGD_BRANCHING_NPZ": "branching/tensordataset.npz",
+    "RGD_CELLCYCLE_SOURCE": "cellcycle/peco_ipsc_101genes.h5ad",
+    "RGD_HMTDNA_SOURCE": "hmtdna/1kgp_rcrs_haplogrep.txt.gz",
+    "RGD_PHYLOTREE_RSRS": "hmtdna/phylotree-rsrs-17.0.xml",
+    "RGD_PHYLOTREE_RCRS": "hmtdna/phylotree-fu-rcrs-1.2.xml",
+}
+# the 1000 Genomes report is rCRS-relative; 1,739 of its genomes reach Quality 0.8, 42 reach 0.9
+SHARED_DATA_SETTINGS = {"RGD_HMTDNA_SOURCE": {"RGD_HMTDNA_SOURCE_REFERENCE": "rcrs",
+                                              "RGD_MIN_QUALITY": "0.8"}}
 
 
 def notebooks_in(folder: Path) -> list[Path]:
     """The numbered notebooks at the top level, in reading order."""
     return sorted(p for p in folder.glob("[0-9]_*.ipynb"))
+
+
+def shared_data_environment(folder: Path) -> dict[str, str]:
+    """Environment variables pointing the notebooks at the real data files present in ``folder``."""
+    env = {}
+    for variable, relpath in SHARED_DATA_FILES.items():
+        if (folder / relpath).is_file():
+            env[variable] = str(folder / relpath)
+            env.update(SHARED_DATA_SETTINGS.get(variable, {}))
+    return env
 
 
 def collapse_progress(nb) -> None:
@@ -71,7 +93,13 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", choices=PROFILES, default=os.environ.get("RGD_PROFILE", "fast"))
     parser.add_argument("--output-dir", type=Path, default=ROOT / "results" / "executed")
     parser.add_argument("--inplace", action="store_true", help="overwrite the notebooks themselves")
+    parser.add_argument("--shared-data", type=Path, default=DEFAULT_SHARED_DATA,
+                        help="folder of real data used where present (default: ../shared/data)")
     args = parser.parse_args(argv)
+    for variable, value in shared_data_environment(args.shared_data).items():
+        if variable not in os.environ:  # what the user set wins
+            os.environ[variable] = value
+            print(f"data: {variable}={value}")
     notebooks = args.notebooks or notebooks_in(ROOT)
     if not notebooks:
         print("no notebooks found", file=sys.stderr)

@@ -13,14 +13,8 @@ import pytest
 from conftest import ROOT, SHARED_DATA
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from run_notebooks import collapse_progress, execute, notebooks_in  # noqa: E402
-
-HMTDNA = SHARED_DATA / "hmtdna"
-HMTDNA_DATA = {"RGD_HMTDNA_SOURCE": HMTDNA / "1kgp_rcrs_haplogrep.txt.gz",
-               "RGD_PHYLOTREE_RSRS": HMTDNA / "phylotree-rsrs-17.0.xml",
-               "RGD_PHYLOTREE_RCRS": HMTDNA / "phylotree-fu-rcrs-1.2.xml"}
-# the 1000 Genomes report is rCRS-relative; 1,739 of its genomes reach Quality 0.8, 42 reach 0.9
-HMTDNA_SETTINGS = {"RGD_HMTDNA_SOURCE_REFERENCE": "rcrs", "RGD_MIN_QUALITY": "0.8"}
+from run_notebooks import (collapse_progress, execute, notebooks_in,  # noqa: E402
+                           shared_data_environment)
 
 
 def hmtdna_spec(reference):
@@ -28,19 +22,18 @@ def hmtdna_spec(reference):
         "figures": [f"hmtdna_{reference}_haplogroups", f"hmtdna_{reference}_depth_region"],
         "tables": [f"hmtdna_{reference}_table3", f"hmtdna_{reference}_table3_numeric",
                    f"hmtdna_{reference}_table3_vs_paper"],
-        "env": HMTDNA_DATA, "settings": HMTDNA_SETTINGS, "needs_data": True,
+        "needs": ["RGD_HMTDNA_SOURCE", "RGD_PHYLOTREE_RSRS", "RGD_PHYLOTREE_RCRS"],
         "data_says": "1kgp_rcrs_haplogrep.txt.gz",
     }
 
 
 # what each notebook must leave under results/: figure stems (PNG and PDF), CSV tables, files;
-# "env": real data files passed by environment variable; "settings": other variables for that data
+# "needs": real data it cannot run without; "data_says": what its first output names on real data
 EXPECTED = {
     "1_CellCycle.ipynb": {
         "figures": ["cellcycle_umap", "cellcycle_sphere_torus", "cellcycle_euclidean"],
         "tables": ["cellcycle_table1", "cellcycle_table1_numeric", "cellcycle_table1_vs_paper"],
         "files": ["cellcycle_rgd.h5ad"],
-        "env": {"RGD_CELLCYCLE_SOURCE": SHARED_DATA / "cellcycle" / "peco_ipsc_101genes.h5ad"},
         "data_says": "peco_ipsc_101genes.h5ad",
     },
     "2_BranchingDiffusion.ipynb": {
@@ -48,7 +41,6 @@ EXPECTED = {
                     "branching_curvature_sigma_grid", "branching_training_curves"],
         "tables": ["branching_table2", "branching_table2_numeric", "branching_table2_vs_paper",
                    "branching_sigma_ablation", "branching_curvature_sigma_grid"],
-        "env": {"RGD_BRANCHING_NPZ": SHARED_DATA / "branching" / "tensordataset.npz"},
         "data_says": "tensordataset.npz",
     },
     "3_hmtDNA_rsrs.ipynb": hmtdna_spec("rsrs"),
@@ -78,6 +70,15 @@ def test_collapse_progress_keeps_the_last_draw_only():
     assert cell.outputs[0]["text"] == "fit: 100%\nprinted\n"
 
 
+def test_shared_data_environment_names_present_files_only(tmp_path):
+    report = tmp_path / "hmtdna" / "1kgp_rcrs_haplogrep.txt.gz"
+    report.parent.mkdir()
+    report.write_bytes(b"x")
+    assert shared_data_environment(tmp_path) == {
+        "RGD_HMTDNA_SOURCE": str(report), "RGD_HMTDNA_SOURCE_REFERENCE": "rcrs",
+        "RGD_MIN_QUALITY": "0.8"}
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_notebook_runs_in_fast_profile_and_saves_results(name, tmp_path, monkeypatch):
@@ -85,12 +86,12 @@ def test_notebook_runs_in_fast_profile_and_saves_results(name, tmp_path, monkeyp
     notebook = ROOT / name
     if not notebook.exists():
         pytest.skip(f"{name} not written yet")
-    on_real_data = all(p.exists() for p in spec["env"].values())
-    if spec.get("needs_data") and not on_real_data:
-        pytest.skip(f"{name} needs the real data in {SHARED_DATA}")
-    if on_real_data:
-        for key, value in {**spec["env"], **spec.get("settings", {})}.items():
-            monkeypatch.setenv(key, str(value))
+    real_data = shared_data_environment(SHARED_DATA)
+    missing = [v for v in spec.get("needs", []) if v not in real_data]
+    if missing:
+        pytest.skip(f"{name} needs the real data in {SHARED_DATA} ({', '.join(missing)})")
+    for variable, value in real_data.items():
+        monkeypatch.setenv(variable, value)
     results = tmp_path / "results"
     monkeypatch.setenv("RGD_RESULTS_DIR", str(results))
     monkeypatch.setenv("MPLBACKEND", "Agg")
@@ -102,7 +103,7 @@ def test_notebook_runs_in_fast_profile_and_saves_results(name, tmp_path, monkeyp
     executed = nbformat.read(tmp_path / name, as_version=4)
     header = first_output_text(executed)
     assert "profile: fast" in header
-    if on_real_data:
+    if real_data:
         assert spec["data_says"] in header
     for stem in spec["figures"]:
         for suffix in (".png", ".pdf"):
