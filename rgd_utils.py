@@ -222,9 +222,10 @@ class RiemannianDecoder:
     The decoder is stepped per minibatch with AdamW (decoupled weight decay: coupled L2 at 1e-3
     swamps the mean-over-features gradients and collapses the decoder to the data mean on the
     branching data). Latents are stepped once per epoch with RiemannianAdam (``betas_latent``)
-    on gradients accumulated over the epoch. Both follow cosine annealing with warm restarts (period ``restart_period`` epochs); early stopping
-    watches the loss of the validation samples' own latents (optimised with the decoder frozen)
-    after ``min_epochs`` with ``patience``, and the best state is restored.
+    on gradients accumulated over the epoch. Both follow cosine annealing with warm restarts
+    (period ``restart_period`` epochs). Early stopping watches the loss of the validation
+    samples' own latents (optimised with the decoder frozen); the best state from ``min_epochs``
+    on is kept, training stops ``patience`` epochs after it, and the best state is restored.
 
     ``noise="inverse_metric"`` (default) is the noise of the authors' code, G^-1 applied to
     isotropic noise (covariance std^2 G^-2 on the Poincare ball); ``"metric"`` is the paper's
@@ -243,8 +244,8 @@ class RiemannianDecoder:
                  noise="inverse_metric", hidden=(16, 32, 64, 128, 256), loss="mse", epochs=750,
                  batch_size=128, lr_latent=0.1, lr_decoder=2e-3, betas_decoder=(0.9, 0.995),
                  betas_latent=(0.5, 0.7), weight_decay=1e-3, patience=85, min_epochs=150,
-                 restart_period=40, init_std=1e-3, prior="auto", prior_std=1.0, n_starts=20, test_epochs=400,
-                 lr_test=0.1, seed=0, device=None, dtype=None, verbose=True):
+                 restart_period=40, init_std=1e-3, prior="auto", prior_std=1.0, n_starts=20,
+                 test_epochs=400, lr_test=0.1, seed=0, device=None, dtype=None, verbose=True):
         self.manifold = manifold
         self.latent_dim = latent_dim
         self.curvature = curvature
