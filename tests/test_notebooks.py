@@ -48,6 +48,9 @@ EXPECTED = {
 }
 
 
+MAX_COMMITTED_BYTES = 5_000_000  # committed notebooks carry outputs; keep them readable on GitHub
+
+
 def first_output_text(nb):
     """The printed text of the first cell that has outputs: it must say profile and data."""
     for cell in nb.cells:
@@ -58,6 +61,15 @@ def first_output_text(nb):
 
 def test_every_notebook_has_a_driver_entry():
     assert {p.name for p in notebooks_in(ROOT)} <= set(EXPECTED)
+
+
+@pytest.mark.parametrize("notebook", notebooks_in(ROOT), ids=lambda p: p.name)
+def test_committed_notebook_is_small_and_says_what_produced_it(notebook):
+    assert notebook.stat().st_size < MAX_COMMITTED_BYTES, f"{notebook.name} is too large to commit"
+    nb = nbformat.read(notebook, as_version=4)
+    if any(cell.get("outputs") for cell in nb.cells):
+        header = first_output_text(nb)
+        assert "profile:" in header and "data:" in header, f"{notebook.name}: first output {header!r}"
 
 
 def test_collapse_progress_keeps_the_last_draw_only():
