@@ -534,14 +534,18 @@ def prepare_phase_anndata(adata, phase_key=PHASE_COLUMN, nonproliferating=None, 
 
 
 def _phase_values(adata, phase_key) -> np.ndarray:
-    if phase_key not in adata.obs:
-        raise ValueError(f"no phase column obs['{phase_key}']; available obs columns: "
-                         f"{list(adata.obs.columns)}. Pass phase_key=<the column with the phase>.")
-    column = adata.obs[phase_key]
+    column = _obs_column(adata, phase_key, "the phase", "Pass phase_key=<the column with the phase>.")
     if not pd.api.types.is_numeric_dtype(column):
         raise ValueError(f"obs['{phase_key}'] must be numeric (a phase in [0, 1) or radians), "
                          f"got dtype {column.dtype}")
     return column.to_numpy(dtype=float)
+
+
+def _obs_column(adata, key, role, fix) -> pd.Series:
+    if key not in adata.obs:
+        raise ValueError(f"no column obs['{key}'] for {role}; available obs columns: "
+                         f"{list(adata.obs.columns)}. {fix}")
+    return adata.obs[key]
 
 
 def _cells_with_phase(phase, phase_key, drop_nan_phase) -> np.ndarray:
@@ -579,10 +583,8 @@ def _nonproliferating_mask(adata, nonproliferating) -> np.ndarray:
     if nonproliferating is None:
         return np.zeros(adata.n_obs, dtype=bool)
     if isinstance(nonproliferating, str):
-        if nonproliferating not in adata.obs:
-            raise ValueError(f"no column obs['{nonproliferating}'] for the non-proliferating "
-                             f"cells; available obs columns: {list(adata.obs.columns)}")
-        column = adata.obs[nonproliferating]
+        column = _obs_column(adata, nonproliferating, "the non-proliferating cells",
+                             "Pass nonproliferating=<a boolean column or mask>.")
         if not pd.api.types.is_bool_dtype(column):
             raise ValueError(f"obs['{nonproliferating}'] has dtype {column.dtype}, not boolean; "
                              "pass a boolean mask instead, e.g. "
