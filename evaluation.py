@@ -7,7 +7,6 @@ geometry (tree, circular phase, Hamming) on train and test. Tables are mean ± s
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 import rgd_utils as R
+from atomic_write import write_atomically
 
 PROFILES = ("fast", "paper")
 METRICS = ("train_pearson", "train_spearman", "test_pearson", "test_spearman", "test_mae", "test_mse")
@@ -116,18 +116,8 @@ def save_anndata(adata, name, folder=None):
 
 
 def _write_atomically(write, filename, folder):
-    # a crash mid-write leaves the previous file intact, never a truncated one
     folder = Path(folder) if folder is not None else results_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temp)
-        os.replace(temp, folder / filename)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return folder / filename
+    return write_atomically(folder / filename, write)
 
 
 def latents_in_data_order(split, Z_train, Z_val, Z_test):

@@ -8,7 +8,6 @@ qualitative palette with a legend; give one or the other.
 """
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +17,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Rectangle
+
+from atomic_write import write_atomically
 
 CYCLIC_CMAP = "twilight"
 POINT_SIZE = 6
@@ -51,17 +52,8 @@ def _check_file_stem(stem, what):
 
 
 def _save_atomically(fig, path, fmt, dpi):
-    handle, temp_path = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        fig.savefig(temp_path, format=fmt, dpi=dpi, bbox_inches="tight")
-        os.chmod(temp_path, 0o644)  # mkstemp creates the file private (0600)
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
-    return path
+    return write_atomically(path, lambda temporary: fig.savefig(temporary, format=fmt, dpi=dpi,
+                                                                bbox_inches="tight"))
 
 
 # --------------------------------------------------------------------------------------------

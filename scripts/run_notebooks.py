@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +19,9 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from atomic_write import write_atomically  # noqa: E402
+
 PROFILES = ("fast", "paper")
 DEFAULT_SHARED_DATA = Path(os.environ.get("RGD_SHARED_DATA", ROOT.parent / "shared" / "data"))
 # real public data kept beside the project (see data/README.md): environment variable -> file
@@ -80,10 +82,7 @@ def execute(notebook: Path, output: Path, profile: str, timeout: int | None = No
     client.execute()
     elapsed = time.perf_counter() - start
     collapse_progress(nb)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=output.parent, suffix=".ipynb", delete=False) as tmp:
-        nbformat.write(nb, tmp)
-    os.replace(tmp.name, output)
+    write_atomically(output, lambda temporary: nbformat.write(nb, temporary))
     return elapsed
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -26,6 +25,9 @@ from pathlib import Path
 
 from Bio import SeqIO
 from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from atomic_write import write_atomically  # noqa: E402
 
 HAPLOGREP_TREES = {"rsrs": "phylotree-rsrs@17.0", "rcrs": "phylotree-fu-rcrs@1.2"}
 MERGED_FASTA = "mtdna.fasta"
@@ -75,13 +77,9 @@ def is_complete_batch(path: Path, expected_count: int) -> bool:
     return len(records) == expected_count and all(sequence for _, sequence in records)
 
 
-def write_atomically(path: Path, text: str):
-    """Write ``text`` to ``path`` via a temporary file, so ``path`` is never half written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".part")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+def write_text_atomically(path: Path, text: str):
+    """Write ``text`` to ``path`` so that ``path`` is never half written (resumable batches)."""
+    write_atomically(path, lambda temporary: Path(temporary).write_text(text))
 
 
 def merge_batches(paths, out_path: Path) -> int:
@@ -95,7 +93,7 @@ def merge_batches(paths, out_path: Path) -> int:
             if record_id not in seen:
                 seen.add(record_id)
                 lines += [f">{record_id}", sequence]
-    write_atomically(out_path, "\n".join(lines) + "\n" if lines else "")
+    write_text_atomically(out_path, "\n".join(lines) + "\n" if lines else "")
     return len(seen)
 
 
@@ -121,7 +119,7 @@ def check_manifest(out: Path, query: str, count: int):
                 f"the search now gives {count} for {query!r}; batch boundaries would shift. "
                 "Use a new --out folder.")
     else:
-        write_atomically(manifest, json.dumps({"query": query, "count": count}, indent=1))
+        write_text_atomically(manifest, json.dumps({"query": query, "count": count}, indent=1))
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,7 +160,7 @@ def download(out: Path, email: str, batch_size: int, min_length: int, max_length
         path = batch_path(out, index)
         paths.append(path)
         if not is_complete_batch(path, count):
-            write_atomically(path, _fetch_checked(search, start, count, email, retries))
+            write_text_atomically(path, _fetch_checked(search, start, count, email, retries))
     return paths
 
 

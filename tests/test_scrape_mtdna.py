@@ -70,9 +70,9 @@ def test_complete_batch_needs_the_expected_record_count(scrape, tmp_path):
     assert not scrape.is_complete_batch(path, 1)  # a record without sequence
 
 
-def test_write_atomically_leaves_no_temporary_file(scrape, tmp_path):
+def test_write_text_atomically_leaves_no_temporary_file(scrape, tmp_path):
     path = tmp_path / "sub" / "b.fasta"
-    scrape.write_atomically(path, "x\n")
+    scrape.write_text_atomically(path, "x\n")
     assert path.read_text() == "x\n"
     assert [p.name for p in path.parent.iterdir()] == ["b.fasta"]
 
