@@ -87,7 +87,8 @@ def summarise(records, by="model", metrics=METRICS):
     mean, std = grouped.mean(), grouped.std(ddof=0).fillna(0.0)
     table = pd.DataFrame(index=mean.index)
     for m in metrics:
-        table[m] = [f"{a:.2f} ± {b:.2f}" for a, b in zip(mean[m], std[m])]
+        # a metric a model has no value for (UMAP has no decoder, so no MSE) reads as a dash
+        table[m] = [f"{a:.2f} ± {b:.2f}" if np.isfinite(a) else "—" for a, b in zip(mean[m], std[m])]
     table["n_seeds"] = df.groupby(by, sort=False).size()
     numeric = mean.add_suffix("_mean").join(std.add_suffix("_std"))
     return table, numeric

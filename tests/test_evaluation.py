@@ -34,8 +34,9 @@ def test_embedding_scores_are_one_for_the_reference_itself():
 def test_summarise_and_beside_paper():
     records = [{"model": "a", "seed": s, "train_pearson": v, "test_pearson": v - 0.1}
                for s, v in enumerate([0.7, 0.9])] + [{"model": "b", "seed": 0, "train_pearson": 0.5,
-                                                      "test_pearson": 0.4}]
+                                                      "test_pearson": 0.4, "test_mse": 0.2}]
     table, numeric = E.summarise(records)
+    assert table.loc["a", "test_mse"] == "—" and table.loc["b", "test_mse"] == "0.20 ± 0.00"
     assert table.loc["a", "train_pearson"] == "0.80 ± 0.10" and table.loc["a", "n_seeds"] == 2
     assert numeric.loc["b", "test_pearson_std"] == 0.0
     side = E.beside_paper(numeric, {"a": {"train_pearson": 0.81}, "c": {"train_pearson": 0.5}})
