@@ -31,8 +31,10 @@ def hmtdna_spec(reference):
 # "needs": real data it cannot run without; "data_says": what its first output names on real data
 EXPECTED = {
     "1_CellCycle.ipynb": {
-        "figures": ["cellcycle_umap", "cellcycle_sphere_torus", "cellcycle_euclidean"],
-        "tables": ["cellcycle_table1", "cellcycle_table1_numeric", "cellcycle_table1_vs_paper"],
+        "figures": ["cellcycle_umap", "cellcycle_sphere_torus", "cellcycle_euclidean",
+                    "cellcycle_noise_sphere"],
+        "tables": ["cellcycle_table1", "cellcycle_table1_numeric", "cellcycle_table1_vs_paper",
+                   "cellcycle_noise", "cellcycle_noise_numeric"],
         "files": ["cellcycle_rgd.h5ad"],
         "data_says": "peco_ipsc_101genes.h5ad",
     },
