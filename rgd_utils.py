@@ -210,6 +210,25 @@ def make_decoder(in_features, out_features, hidden=(16, 32, 64, 128, 256), activ
     return nn.Sequential(*layers)
 
 
+def check_data(X, name="X", n_features=None):
+    """``X`` (array or tensor) as a validated 2-D numpy array: numeric, finite, non-empty, and with
+    ``n_features`` columns when given; a ValueError names the problem and the fix otherwise."""
+    X = X.detach().cpu().numpy() if torch.is_tensor(X) else np.asarray(X)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D array (samples x features), got shape {X.shape}")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool) or np.iscomplexobj(X):
+        raise ValueError(f"{name} must be real and numeric, got dtype {X.dtype}")
+    bad = ~np.isfinite(X).all(1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(f"{name} has NaN or inf in {len(rows)} rows (first: {rows[:5].tolist()}); "
+                         "drop or impute them before fitting")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{name} has {X.shape[1]} features but the model was fitted on "
+                         f"{n_features}; pass data with the same columns")
+    return X
+
+
 class TrainingDiverged(RuntimeWarning):
     """The loss became NaN or infinite; training stopped and the best state was kept."""
 
@@ -467,19 +486,7 @@ class RiemannianDecoder:
         return Z[torch.cat(picks)]
 
     def _as_data(self, X, name, n_features=None):
-        X = X.detach().cpu().numpy() if torch.is_tensor(X) else np.asarray(X)
-        if X.ndim != 2 or X.shape[0] == 0:
-            raise ValueError(f"{name} must be a non-empty 2-D array (samples x features), got shape {X.shape}")
-        if not np.issubdtype(X.dtype, np.number) and X.dtype != bool:
-            raise ValueError(f"{name} must be numeric, got dtype {X.dtype}")
-        bad = ~np.isfinite(X).all(1)
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            raise ValueError(f"{name} has NaN or inf in {len(rows)} rows (first: {rows[:5].tolist()}); "
-                             "drop or impute them before fitting")
-        if n_features is not None and X.shape[1] != n_features:
-            raise ValueError(f"{name} has {X.shape[1]} features but the model was fitted on "
-                             f"{n_features}; pass data with the same columns")
+        X = check_data(X, name, n_features)
         if self.loss == "bce" and (X.min() < 0 or X.max() > 1):
             raise ValueError(f"{name} must lie in [0, 1] for loss='bce' (binary data); use loss='mse'")
         return torch.as_tensor(X, dtype=DECODER_DTYPE, device=self.device_)
