@@ -308,8 +308,9 @@ class PoincareVAE:
             if monitored < best_loss:
                 best, best_loss, best_epoch = self._snapshot(), monitored, epoch
             if epoch % 10 == 0 or epoch == self.epochs - 1:
-                bar.set_postfix(train=f"{train_loss:.3f}",
-                                val=f"{math.nan if val_loss is None else val_loss:.3f}")
+                bar.set_postfix(train=f"{train_loss:.3f}",  # redrawn at tqdm's own rate
+                                val=f"{math.nan if val_loss is None else val_loss:.3f}",
+                                refresh=False)
             if X_val is not None and epoch >= self.kl_warmup and epoch - best_epoch > self.patience:
                 break
         bar.close()

@@ -384,7 +384,9 @@ class RiemannianDecoder:
             if monitored < best_loss and epoch >= track_from:
                 best, best_loss, best_epoch = self._snapshot(z, z_val), monitored, epoch
             if epoch % 10 == 0 or epoch == self.epochs - 1:
-                bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss or math.nan:.4f}")
+                # refresh=False: tqdm's own rate limit decides when to redraw
+                bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss or math.nan:.4f}",
+                                refresh=False)
             if val_loss is not None and epoch >= self.min_epochs and epoch - best_epoch > self.patience:
                 break
         self._restore(best, z, z_val)

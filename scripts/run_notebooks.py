@@ -57,10 +57,12 @@ def collapse_progress(nb) -> None:
 
     tqdm redraws a line with carriage returns; a terminal shows the last draw, but the notebook
     file would keep every redraw (megabytes for a paper run). Bars cleared on exit (``leave=False``)
-    leave nothing.
+    leave nothing. The kernel sends redraws as separate messages, so consecutive outputs of one
+    stream are joined first.
     """
     for cell in nb.cells:
-        for output in cell.get("outputs", []):
+        cell["outputs"] = _join_consecutive_streams(cell.get("outputs", []))
+        for output in cell["outputs"]:
             if output.get("output_type") != "stream" or "\r" not in output["text"]:
                 continue
             lines = []
@@ -69,6 +71,18 @@ def collapse_progress(nb) -> None:
                 if final.strip() or "\r" not in line:
                     lines.append(final)
             output["text"] = "\n".join(lines)
+
+
+def _join_consecutive_streams(outputs):
+    joined = []
+    for output in outputs:
+        previous = joined[-1] if joined else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous["name"] == output["name"]):
+            previous["text"] += output["text"]
+        else:
+            joined.append(output)
+    return joined
 
 
 def execute(notebook: Path, output: Path, profile: str, timeout: int | None = None) -> float:

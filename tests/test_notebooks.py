@@ -84,6 +84,18 @@ def test_collapse_progress_keeps_the_last_draw_only():
     assert cell.outputs[0]["text"] == "fit: 100%\nprinted\n"
 
 
+def test_collapse_progress_joins_redraws_sent_as_separate_outputs():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("fit()")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=text)
+                    for text in ("\rfit: 1%", "\rfit: 50%", "\rfit: 100%\n")]
+    cell.outputs.insert(2, nbformat.v4.new_output("stream", name="stdout", text="seed 0\n"))
+    nb.cells = [cell]
+    collapse_progress(nb)
+    assert [(o["name"], o["text"]) for o in cell.outputs] == [
+        ("stderr", "fit: 50%"), ("stdout", "seed 0\n"), ("stderr", "fit: 100%\n")]
+
+
 def test_shared_data_environment_names_present_files_only(tmp_path):
     report = tmp_path / "hmtdna" / "1kgp_rcrs_haplogrep.txt.gz"
     report.parent.mkdir()
