@@ -30,16 +30,14 @@ POINT_SIZE = 6
 def save_figure(fig, name, results_dir="results", formats=("png", "pdf"), dpi=150):
     """Write ``fig`` to ``<results_dir>/<name>.<fmt>`` for each format; return the written paths.
 
-    Each file is rendered into a temporary file in the target folder and moved into place with
-    ``os.replace``, so a reader never sees a half-written figure and an interrupted save leaves
-    the previous version intact. ``name`` is a bare file stem: empty names, path separators and
+    Each file goes through :func:`atomic_write.write_atomically`, so a reader never sees a
+    half-written figure and an interrupted save leaves the previous version intact. ``name`` is a bare file stem: empty names, path separators and
     ``.``/``..`` are refused with ValueError. The folder is created when missing.
     """
     _check_file_stem(name, "figure name")
     for fmt in formats:
         _check_file_stem(fmt, "figure format")
-    folder = Path(results_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(results_dir)  # write_atomically creates it when missing
     return [_save_atomically(fig, folder / f"{name}.{fmt}", fmt, dpi) for fmt in formats]
 
 
