@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 import rgd_utils as R
 from atomic_write import write_atomically
@@ -68,6 +69,51 @@ def fit_rgd(X, split, reference, seed, max_points=3000, **params):
     record.update({f"test_{k}": v for k, v in model.reconstruction_errors(X[test], Z_test).items()})
     record.update(seed=seed, epochs_run=len(model.history_["epoch"]), fit_seconds=fit_seconds)
     return record, model, Z_train, Z_test
+
+
+def fit_pvae(X, split, reference, seed, max_points=3000, **params):
+    """Fit one Poincaré VAE (:class:`pvae.PoincareVAE`) on the same split and metrics as
+    :func:`fit_rgd`. Held-out samples are embedded by the encoder (posterior means). The record
+    also carries the numerical failures: ``nan_epochs``, ``boundary_projections``, ``diverged_at``."""
+    from pvae import PoincareVAE  # the baseline is optional for RGD users
+
+    train, val, test = split
+    model = PoincareVAE(seed=seed, **params)
+    start = time.perf_counter()
+    Z_train = model.fit_transform(X[train], X[val])
+    fit_seconds = time.perf_counter() - start
+    Z_test = model.transform(X[test])
+    record = embedding_scores(Z_train, Z_test, model.manifold_, reference, train, test, max_points)
+    errors = R.reconstruction_errors(X[test], model.inverse_transform(Z_test))
+    record.update({f"test_{k}": v for k, v in errors.items()})
+    record.update(seed=seed, epochs_run=len(model.history_["epoch"]), fit_seconds=fit_seconds,
+                  **model.failures_, diverged_at=model.diverged_at_)
+    return record, model, Z_train, Z_test
+
+
+def pullback_scores(model, Z, idx, reference, n_points=200, seed=0, **geodesic_kw):
+    """Do pullback geodesic distances follow ``reference`` better than manifold distances?
+
+    On a subsample of at most ``n_points`` of the latents ``Z`` (rows ``idx`` of the full data),
+    all pairs get their pullback geodesic length under the fitted ``model``'s decoder
+    (:func:`pullback.geodesic_distances`, ``geodesic_kw``: n_points of the curve, steps, lr,
+    batch_size) and their manifold distance. Returns ``(scores, keep, lengths)``: Pearson and
+    Spearman of both with the reference, the subsample's positions in ``Z`` and the pullback
+    lengths (in :func:`rgd_utils.upper_triangle` order).
+    """
+    import pullback  # torch.func machinery, only needed here
+
+    keep = subsample(len(idx), n_points, seed)
+    Z_kept = np.asarray(Z)[keep]
+    D_ref = reference(np.asarray(idx)[keep])
+    lengths = pullback.geodesic_distances(model, Z_kept, model.manifold_, **geodesic_kw)
+    target = R.upper_triangle(D_ref)
+    scores = {"n_points": len(keep)}
+    for name, d in (("manifold", R.upper_triangle(R.pairwise_distances(Z_kept, model.manifold_))),
+                    ("pullback", lengths)):
+        scores[f"{name}_pearson"] = float(stats.pearsonr(d, target)[0])
+        scores[f"{name}_spearman"] = float(stats.spearmanr(d, target)[0])
+    return scores, keep, lengths
 
 
 def umap_embedding(X_train, X_test, seed=0, n_neighbors=30, min_dist=0.99):

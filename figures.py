@@ -167,6 +167,16 @@ def _reduce_by_group(Z, groups, reducer):
     return unique_groups, positions
 
 
+def sphere_lonlat(Z):
+    """(longitude, latitude) in radians of points of S² (unit vectors in R³); returns (N, 2) numpy.
+
+    The chart of ``pullback.chart_grid`` for the sphere: the pole on the last axis, longitude in
+    [-π, π] measured from the first axis.
+    """
+    Z = _points(Z, 3)
+    return np.stack([np.arctan2(Z[:, 1], Z[:, 0]), np.arcsin(np.clip(Z[:, 2], -1, 1))], 1)
+
+
 def _to_numpy(x):
     """Float numpy copy of a numpy array, list or (possibly GPU, grad-tracking) torch tensor."""
     if hasattr(x, "detach"):
@@ -274,6 +284,52 @@ def draw_edges(ax, node_positions, edges=None, node_labels=None):
             ax.text(x, y, str(text), fontsize=7, ha="center", va="center", zorder=4,
                     bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none",
                               alpha=0.7))
+
+
+def plot_volume_element(coords, values, shape, ax=None, log=True, cmap="Greys", colorbar=True,
+                        title=None):
+    """Heat map of a scalar field on a chart grid, e.g. the pullback volume element sqrt(det G).
+
+    ``coords`` (M, 2), ``values`` (M,) and ``shape`` (with M = shape[0] · shape[1]) are as returned
+    by ``pullback.chart_grid`` and ``pullback.volume_element``; polar grids (the Poincaré disk)
+    work as well as rectangular ones. ``log`` draws log10 of the values, which span orders of
+    magnitude. Draw latents and curves on top afterwards.
+    """
+    coords, values, shape = _points(coords, 2), _to_numpy(values).ravel(), tuple(int(n) for n in shape)
+    if len(shape) != 2 or shape[0] * shape[1] != len(coords) or len(values) != len(coords):
+        raise ValueError(f"coords {coords.shape}, values {values.shape} and grid shape {shape} "
+                         "do not match; pass chart_grid's coords and shape with one value per point")
+    if log:
+        values = np.log10(np.maximum(values, np.finfo(float).tiny))
+    ax = _axes_2d(ax)
+    grid = coords.reshape(*shape, 2)
+    mesh = ax.pcolormesh(grid[..., 0], grid[..., 1], values.reshape(shape), shading="gouraud",
+                         cmap=cmap, zorder=0, rasterized=True)  # rasterised: small PDFs
+    if colorbar:
+        ax.figure.colorbar(mesh, ax=ax, shrink=0.8, label="log₁₀ √det G" if log else "√det G")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def draw_curves(ax, curves, period=None, color="tab:red", linewidth=1.5, **line_kw):
+    """Draw 2-D curves (a sequence of (n, 2) arrays, e.g. geodesics in chart coordinates).
+
+    With ``period`` (2π for longitude or torus angles), a step whose first or second coordinate
+    jumps by more than half the period crosses the chart's seam and is left out instead of being
+    drawn across the plot. Extra keywords go to the ``LineCollection``.
+    """
+    segments = []
+    for curve in curves:
+        curve = _points(curve, 2)
+        steps = np.stack([curve[:-1], curve[1:]], 1)  # (n - 1, 2 ends, 2 coordinates)
+        if period is not None:
+            jump = np.abs(steps[:, 1] - steps[:, 0]).max(1)
+            steps = steps[jump <= period / 2]
+        segments.extend(steps)
+    ax.add_collection(LineCollection(segments, colors=color, linewidths=linewidth, zorder=4,
+                                     **line_kw))
+    return ax
 
 
 def _axes_2d(ax):

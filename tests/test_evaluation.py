@@ -2,6 +2,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from scipy.spatial.distance import cdist
 
 import datasets
@@ -88,3 +89,52 @@ def test_fit_rgd_record():
     assert Z_train.shape == (len(split[0]), 3) and Z_test.shape == (len(split[2]), 3)
     assert set(E.METRICS) <= set(record) and record["epochs_run"] <= 40
     assert record["train_pearson"] > 0.3  # the tree shows through after 40 epochs
+
+
+def test_fit_pvae_record_has_the_rgd_metrics_and_the_failure_counts():
+    X, labels = datasets.simulate_branching_diffusion(depth=3, n_siblings=20, seed=0)
+    split = datasets.split_indices(len(X), seed=0)
+    ref = lambda idx: R.tree_distances(labels[idx])
+    record, model, Z_train, Z_test = E.fit_pvae(X, split, ref, seed=0, epochs=5, kl_warmup=2,
+                                                verbose=False)
+    assert set(E.METRICS) <= set(record) and record["epochs_run"] <= 5
+    assert Z_train.shape == (len(split[0]), 2) and Z_test.shape == (len(split[2]), 2)
+    radius = 1 / np.sqrt(model.curvature)
+    assert np.linalg.norm(np.asarray(Z_test), axis=1).max() < radius
+    mse = np.square(X[split[2]] - model.inverse_transform(Z_test)).mean()
+    assert record["test_mse"] == pytest.approx(mse, rel=1e-6)
+    assert record["nan_epochs"] == 0 and record["diverged_at"] is None
+    assert record["boundary_projections"] >= 0
+
+
+class ChartDecoder(torch.nn.Module):
+    """f(z) = z · scale: an isometry for scale 1, a stretched chart otherwise."""
+
+    def __init__(self, manifold, scale):
+        super().__init__()
+        self.manifold_, self.scale = manifold, torch.as_tensor(scale, dtype=torch.float64)
+
+    def forward(self, z):
+        return z * self.scale
+
+
+def test_pullback_scores_equal_manifold_scores_for_an_isometric_decoder():
+    sphere = R.make_manifold("sphere", 2)
+    Z = R.random_points(sphere, 30, 2, generator=torch.Generator().manual_seed(0)).numpy()
+    great_circle = lambda idx: R.pairwise_distances(Z[idx], sphere)
+    scores, keep, lengths = E.pullback_scores(ChartDecoder(sphere, 1.0), Z, np.arange(30),
+                                              great_circle, n_points=20, steps=30, progress=False)
+    assert len(keep) == scores["n_points"] == 20 and len(lengths) == 20 * 19 // 2
+    assert scores["manifold_pearson"] == pytest.approx(1.0)
+    assert scores["pullback_pearson"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_pullback_distances_recover_the_data_geometry_a_stretched_chart_hides():
+    plane = R.make_manifold("euclidean", 2)
+    Z = np.random.default_rng(0).normal(size=(40, 2))
+    scale = np.array([1.0, 10.0])
+    in_data_space = lambda idx: np.linalg.norm((Z[idx, None] - Z[None, idx]) * scale, axis=-1)
+    scores, _, _ = E.pullback_scores(ChartDecoder(plane, scale), Z, np.arange(40), in_data_space,
+                                     n_points=40, steps=5, progress=False)
+    assert scores["pullback_pearson"] == pytest.approx(1.0, abs=1e-3)
+    assert scores["manifold_pearson"] < 0.9

@@ -318,3 +318,35 @@ def test_group_edges_reindexes_and_drops_missing_groups():
     figures.draw_edges(ax, positions, edges, node_labels=["a", "b"])
     assert len(ax.collections[0].get_segments()) == 1 and len(ax.texts) == 2
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# Pullback geometry: sphere chart, volume-element maps and curves
+# --------------------------------------------------------------------------------------------
+def test_sphere_lonlat_of_known_points():
+    Z = np.array([[1.0, 0, 0], [0, 1, 0], [0, 0, 1], [-1, 0, 0]])
+    expected = np.array([[0, 0], [np.pi / 2, 0], [0, np.pi / 2], [np.pi, 0]])
+    assert np.allclose(figures.sphere_lonlat(Z), expected)
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        figures.sphere_lonlat(np.zeros((4, 2)))
+
+
+def test_volume_element_map_draws_log_values_on_the_grid():
+    x, y = np.meshgrid(np.linspace(0, 1, 4), np.linspace(0, 1, 3), indexing="ij")
+    coords, values = np.stack([x.ravel(), y.ravel()], 1), 10.0 ** np.arange(12)
+    ax = figures.plot_volume_element(coords, values, (4, 3))
+    (mesh,) = [c for c in ax.collections if c.get_array() is not None]
+    assert np.allclose(np.sort(np.ravel(mesh.get_array())), np.arange(12))
+    with pytest.raises(ValueError, match="do not match"):
+        figures.plot_volume_element(coords, values, (3, 3))
+
+
+def test_draw_curves_leaves_out_steps_across_the_seam():
+    _, ax = plt.subplots()
+    crossing = np.array([[3.0, 0], [3.1, 0], [-3.1, 0], [-3.0, 0]])
+    figures.draw_curves(ax, [crossing, crossing[:2]], period=2 * np.pi)
+    (lines,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert len(lines.get_segments()) == 2 + 1  # the middle step of the first curve is dropped
+    _, ax = plt.subplots()
+    figures.draw_curves(ax, [crossing])
+    assert len(ax.collections[0].get_segments()) == 3
