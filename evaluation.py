@@ -57,6 +57,12 @@ def embedding_scores(Z_train, Z_test, manifold, reference, train_idx, test_idx, 
     return scores
 
 
+def medoid(Z, manifold):
+    """Row index of the point of ``Z`` with the smallest summed geodesic distance to the others:
+    a representative of a group that, unlike a mean, is one of its members."""
+    return int(R.pairwise_distances(Z, manifold).sum(1).argmin())
+
+
 def fit_rgd(X, split, reference, seed, max_points=3000, **params):
     """Fit one RGD model; returns (record of metrics, fitted model, train latents, test latents)."""
     train, val, test = split
@@ -91,10 +97,10 @@ def fit_pvae(X, split, reference, seed, max_points=3000, **params):
     return record, model, Z_train, Z_test
 
 
-def pullback_scores(model, Z, idx, reference, n_points=200, seed=0, **geodesic_kw):
+def pullback_scores(model, Z, idx, reference, max_points=200, seed=0, **geodesic_kw):
     """Do pullback geodesic distances follow ``reference`` better than manifold distances?
 
-    On a subsample of at most ``n_points`` of the latents ``Z`` (rows ``idx`` of the full data),
+    On a subsample of at most ``max_points`` of the latents ``Z`` (rows ``idx`` of the full data),
     all pairs get their pullback geodesic length under the fitted ``model``'s decoder
     (:func:`pullback.geodesic_distances`, ``geodesic_kw``: n_points of the curve, steps, lr,
     batch_size) and their manifold distance. Returns ``(scores, keep, lengths)``: Pearson and
@@ -103,7 +109,7 @@ def pullback_scores(model, Z, idx, reference, n_points=200, seed=0, **geodesic_k
     """
     import pullback  # torch.func machinery, only needed here
 
-    keep = subsample(len(idx), n_points, seed)
+    keep = subsample(len(idx), max_points, seed)
     Z_kept = np.asarray(Z)[keep]
     D_ref = reference(np.asarray(idx)[keep])
     lengths = pullback.geodesic_distances(model, Z_kept, model.manifold_, **geodesic_kw)

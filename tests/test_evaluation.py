@@ -123,7 +123,7 @@ def test_pullback_scores_equal_manifold_scores_for_an_isometric_decoder():
     Z = R.random_points(sphere, 30, 2, generator=torch.Generator().manual_seed(0)).numpy()
     great_circle = lambda idx: R.pairwise_distances(Z[idx], sphere)
     scores, keep, lengths = E.pullback_scores(ChartDecoder(sphere, 1.0), Z, np.arange(30),
-                                              great_circle, n_points=20, steps=30, progress=False)
+                                              great_circle, max_points=20, steps=30, progress=False)
     assert len(keep) == scores["n_points"] == 20 and len(lengths) == 20 * 19 // 2
     assert scores["manifold_pearson"] == pytest.approx(1.0)
     assert scores["pullback_pearson"] == pytest.approx(1.0, abs=1e-3)
@@ -135,6 +135,14 @@ def test_pullback_distances_recover_the_data_geometry_a_stretched_chart_hides():
     scale = np.array([1.0, 10.0])
     in_data_space = lambda idx: np.linalg.norm((Z[idx, None] - Z[None, idx]) * scale, axis=-1)
     scores, _, _ = E.pullback_scores(ChartDecoder(plane, scale), Z, np.arange(40), in_data_space,
-                                     n_points=40, steps=5, progress=False)
+                                     max_points=40, n_points=8, steps=5, progress=False)
     assert scores["pullback_pearson"] == pytest.approx(1.0, abs=1e-3)
     assert scores["manifold_pearson"] < 0.9
+
+
+def test_medoid_is_the_member_closest_to_all_others():
+    angles = np.radians([0.0, 30.0, 100.0])
+    equator = np.stack([np.cos(angles), np.sin(angles), np.zeros(3)], 1)
+    assert E.medoid(equator, R.make_manifold("sphere", 2)) == 1
+    line = np.array([[0.0], [10.0], [1.0], [2.0], [1.5]])
+    assert E.medoid(line, R.make_manifold("euclidean", 1)) == 4  # the median, not the mean 2.9
