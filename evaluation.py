@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from scipy import stats
 
 import rgd_utils as R
@@ -128,7 +129,13 @@ def umap_embedding(X_train, X_test, seed=0, n_neighbors=30, min_dist=0.99):
 
     # a seed makes UMAP single-threaded; saying so explicitly keeps its warning out of notebooks
     reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_jobs=1)
-    return reducer.fit_transform(X_train), reducer.transform(X_test)
+    threads = torch.get_num_threads()
+    try:
+        return reducer.fit_transform(X_train), reducer.transform(X_test)
+    finally:
+        # UMAP's thread limiting leaves torch on every core; on a busy CPU every later fit then
+        # ran 50-100 times slower (OpenMP threads spinning), so restore what the user had
+        torch.set_num_threads(threads)
 
 
 def summarise(records, by="model", metrics=METRICS):

@@ -146,3 +146,15 @@ def test_medoid_is_the_member_closest_to_all_others():
     assert E.medoid(equator, R.make_manifold("sphere", 2)) == 1
     line = np.array([[0.0], [10.0], [1.0], [2.0], [1.5]])
     assert E.medoid(line, R.make_manifold("euclidean", 1)) == 4  # the median, not the mean 2.9
+
+
+def test_umap_embedding_leaves_torch_thread_count_as_it_was():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        X = np.random.default_rng(0).normal(size=(120, 5)).astype(np.float32)
+        U_train, U_test = E.umap_embedding(X[:100], X[100:], n_neighbors=10)
+        assert U_train.shape == (100, 2) and U_test.shape == (20, 2)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
