@@ -7,6 +7,7 @@ project is present, the notebooks run on it, as CI does.
 import sys
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -28,21 +29,29 @@ def hmtdna_spec(reference):
 
 
 # what each notebook must leave under results/: figure stems (PNG and PDF), CSV tables, files;
-# "needs": real data it cannot run without; "data_says": what its first output names on real data
+# "needs": real data it cannot run without; "data_says": what its first output names on real data;
+# "rows": models a table must list; "finite": tables whose numbers must all be finite
 EXPECTED = {
     "1_CellCycle.ipynb": {
         "figures": ["cellcycle_umap", "cellcycle_sphere_torus", "cellcycle_euclidean",
-                    "cellcycle_noise_sphere"],
+                    "cellcycle_noise_sphere", "cellcycle_pullback"],
         "tables": ["cellcycle_table1", "cellcycle_table1_numeric", "cellcycle_table1_vs_paper",
-                   "cellcycle_noise", "cellcycle_noise_numeric"],
+                   "cellcycle_noise", "cellcycle_noise_numeric", "cellcycle_pullback_phase_pairs",
+                   "cellcycle_pullback_correlation"],
+        "finite": ["cellcycle_pullback_correlation"],
         "files": ["cellcycle_rgd.h5ad"],
         "data_says": "peco_ipsc_101genes.h5ad",
     },
     "2_BranchingDiffusion.ipynb": {
         "figures": ["branching_poincare_disk", "branching_baselines", "branching_sigma_ablation",
-                    "branching_curvature_sigma_grid", "branching_training_curves"],
+                    "branching_curvature_sigma_grid", "branching_training_curves",
+                    "branching_pvae_disk", "branching_pullback"],
         "tables": ["branching_table2", "branching_table2_numeric", "branching_table2_vs_paper",
-                   "branching_sigma_ablation", "branching_curvature_sigma_grid"],
+                   "branching_sigma_ablation", "branching_curvature_sigma_grid",
+                   "branching_pvae_failures", "branching_pullback_leaf_pairs",
+                   "branching_pullback_correlation"],
+        "rows": {"branching_table2": ["P-VAE B² c=1.2"]},
+        "finite": ["branching_pullback_correlation"],
         "data_says": "tensordataset.npz",
     },
     "3_hmtDNA_rsrs.ipynb": hmtdna_spec("rsrs"),
@@ -138,5 +147,11 @@ def test_notebook_runs_in_fast_profile_and_saves_results(name, tmp_path, monkeyp
     for stem in spec["tables"]:
         table = pd.read_csv(results / f"{stem}.csv")
         assert len(table) > 0, f"{stem}.csv is empty"
+    for stem, rows in spec.get("rows", {}).items():
+        missing_rows = set(rows) - set(pd.read_csv(results / f"{stem}.csv").iloc[:, 0])
+        assert not missing_rows, f"{stem}.csv lacks {missing_rows}"
+    for stem in spec.get("finite", []):
+        numbers = pd.read_csv(results / f"{stem}.csv", index_col=0).to_numpy(dtype=float)
+        assert np.isfinite(numbers).all(), f"{stem}.csv has non-finite values"
     for filename in spec.get("files", []):
         assert (results / filename).stat().st_size > 0, f"{filename} missing or empty"
