@@ -211,7 +211,8 @@ def geodesic(decode, z_start, z_end, manifold, n_points=16, steps=300, lr=2e-2, 
     Inner points start on the manifold's own geodesic (or at the inner points of ``init``,
     (n_points, ambient)) and are moved by RiemannianAdam, with cosine-annealed ``lr``, to minimise
     the energy (n_points - 1) Σ_t ‖f(c_{t+1}) - f(c_t)‖²; the endpoints stay fixed. Returns the
-    curve (n_points, ambient) and the energy before each step and after the last.
+    lowest-energy curve seen (n_points, ambient) and the energy before each step, the last entry
+    being that curve's energy (never above the first).
     """
     z_start, z_end = _as_points(z_start), _as_points(z_end)
     if z_start.ndim != 1 or z_start.shape != z_end.shape:
@@ -238,17 +239,24 @@ def _optimise_curves(f, starts, ends, manifold, n_points=16, steps=300, lr=2e-2,
     inner = geoopt.ManifoldParameter(inner0.detach().clone(), manifold=manifold)
     opt = geoopt.optim.RiemannianAdam([inner], lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(int(steps), 1))
+    best_inner = inner.detach().clone()
+    best_energy = torch.full((len(starts),), torch.inf, dtype=inner.dtype, device=inner.device)
     history = []
-    for _ in range(int(steps)):
-        energy = _energies(f, _full_curves(starts, inner, ends)).sum()
-        # autograd.grad rather than backward: the decoder's own .grad stays untouched
-        (inner.grad,) = torch.autograd.grad(energy, [inner])
-        opt.step()
-        schedule.step()
-        history.append(energy.item())
-    with torch.no_grad():
-        curves = _full_curves(starts, inner, ends)
-        history.append(_energies(f, curves).sum().item())
+    for step in range(int(steps) + 1):
+        with torch.set_grad_enabled(step < steps):  # the last pass only scores the final curves
+            energies = _energies(f, _full_curves(starts, inner, ends))
+        # Adam's steps stay about lr long even where the gradient vanishes, so a curve that starts
+        # at (or reaches) its geodesic can drift off it again: keep each curve's best state
+        better = energies.detach() < best_energy
+        best_energy = torch.where(better, energies.detach(), best_energy)
+        best_inner[better] = inner.detach()[better]
+        history.append(energies.sum().item())
+        if step < steps:
+            (inner.grad,) = torch.autograd.grad(energies.sum(), [inner])  # decoder's .grad untouched
+            opt.step()
+            schedule.step()
+    history[-1] = best_energy.sum().item()
+    curves = _full_curves(starts, best_inner, ends)
     return curves.detach(), history
 
 

@@ -312,3 +312,14 @@ def test_bad_geodesic_and_grid_arguments_raise():
         P.chart_grid("lorentz", radius=1.5)
     with pytest.raises(ValueError, match="unknown manifold"):
         P.chart_grid("klein")
+
+
+def test_a_curve_started_on_its_geodesic_is_returned_no_worse():
+    # f(z) = z on the sphere: the great circle is already the pullback geodesic, and Adam's
+    # lr-sized steps around a vanishing gradient would only make it longer
+    m = geoopt.Sphere()
+    a, b = torch.tensor([1.0, 0, 0], dtype=F64), torch.tensor([0, 1.0, 0], dtype=F64)
+    start, _ = P.geodesic(lambda x: x, a, b, m, n_points=64, steps=0)
+    curve, history = P.geodesic(lambda x: x, a, b, m, n_points=64, steps=20)
+    assert max(history) > history[0]  # the optimiser did wander off
+    assert history[-1] == pytest.approx(history[0]) and torch.allclose(curve, start)
