@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 
 import rgd_utils as R
 from atomic_write import write_atomically
@@ -66,16 +65,7 @@ def medoid(Z, manifold):
 
 def fit_rgd(X, split, reference, seed, max_points=3000, **params):
     """Fit one RGD model; returns (record of metrics, fitted model, train latents, test latents)."""
-    train, val, test = split
-    model = R.RiemannianDecoder(seed=seed, **params)
-    start = time.perf_counter()
-    Z_train = model.fit_transform(X[train], X[val])
-    fit_seconds = time.perf_counter() - start
-    Z_test = model.transform(X[test])
-    record = embedding_scores(Z_train, Z_test, model.manifold_, reference, train, test, max_points)
-    record.update({f"test_{k}": v for k, v in model.reconstruction_errors(X[test], Z_test).items()})
-    record.update(seed=seed, epochs_run=len(model.history_["epoch"]), fit_seconds=fit_seconds)
-    return record, model, Z_train, Z_test
+    return _fit_and_score(R.RiemannianDecoder(seed=seed, **params), X, split, reference, seed, max_points)
 
 
 def fit_pvae(X, split, reference, seed, max_points=3000, **params):
@@ -84,8 +74,16 @@ def fit_pvae(X, split, reference, seed, max_points=3000, **params):
     also carries the numerical failures: ``nan_epochs``, ``boundary_projections``, ``diverged_at``."""
     from pvae import PoincareVAE  # the baseline is optional for RGD users
 
-    train, val, test = split
     model = PoincareVAE(seed=seed, **params)
+    record, *fitted = _fit_and_score(model, X, split, reference, seed, max_points)
+    record.update(**model.failures_, diverged_at=model.diverged_at_)
+    return (record, *fitted)
+
+
+def _fit_and_score(model, X, split, reference, seed, max_points):
+    """Fit ``model`` on the training split (validation split for early stopping), embed the test
+    split and score both: distance correlations, test reconstruction errors, epochs and time."""
+    train, val, test = split
     start = time.perf_counter()
     Z_train = model.fit_transform(X[train], X[val])
     fit_seconds = time.perf_counter() - start
@@ -93,8 +91,7 @@ def fit_pvae(X, split, reference, seed, max_points=3000, **params):
     record = embedding_scores(Z_train, Z_test, model.manifold_, reference, train, test, max_points)
     errors = R.reconstruction_errors(X[test], model.inverse_transform(Z_test))
     record.update({f"test_{k}": v for k, v in errors.items()})
-    record.update(seed=seed, epochs_run=len(model.history_["epoch"]), fit_seconds=fit_seconds,
-                  **model.failures_, diverged_at=model.diverged_at_)
+    record.update(seed=seed, epochs_run=len(model.history_["epoch"]), fit_seconds=fit_seconds)
     return record, model, Z_train, Z_test
 
 
@@ -114,13 +111,44 @@ def pullback_scores(model, Z, idx, reference, max_points=200, seed=0, **geodesic
     Z_kept = np.asarray(Z)[keep]
     D_ref = reference(np.asarray(idx)[keep])
     lengths = pullback.geodesic_distances(model, Z_kept, model.manifold_, **geodesic_kw)
-    target = R.upper_triangle(D_ref)
     scores = {"n_points": len(keep)}
     scores["manifold_pearson"], scores["manifold_spearman"] = R.distance_correlation(
         Z_kept, model.manifold_, D_ref)
-    scores["pullback_pearson"] = float(stats.pearsonr(lengths, target)[0])
-    scores["pullback_spearman"] = float(stats.spearmanr(lengths, target)[0])
+    scores["pullback_pearson"], scores["pullback_spearman"] = R.correlate(lengths, R.upper_triangle(D_ref))
     return scores, keep, lengths
+
+
+def pullback_table(scores, distance="manifold distance", reference="reference"):
+    """:func:`pullback_scores` as a table: Pearson and Spearman rows, one column for the manifold
+    distance (named ``distance``, e.g. "H² distance") and one for the pullback geodesic distance."""
+    return pd.DataFrame({
+        distance: [scores["manifold_pearson"], scores["manifold_spearman"]],
+        "pullback geodesic distance": [scores["pullback_pearson"], scores["pullback_spearman"]],
+    }, index=[f"Pearson with {reference} ({scores['n_points']} points)", f"Spearman with {reference}"])
+
+
+def geodesic_pair_table(model, Z, pairs, n_points=32, steps=300):
+    """Pullback geodesics between chosen pairs of latents ``Z`` beside the manifold's own geodesics.
+
+    Returns ``(table, geodesics, manifold_geodesics)``: per pair (i, j) in ``pairs`` the manifold
+    distance, the pullback length of the manifold geodesic, the length of the optimised pullback
+    geodesic (never longer, up to the optimiser) and the curve energy before and after optimising;
+    the curves (n_points x ambient) to draw.
+    """
+    import pullback
+
+    manifold = model.manifold_
+    rows, geodesics, straight = [], [], []
+    for i, j in pairs:
+        curve, energy = pullback.geodesic(model, Z[i], Z[j], manifold, n_points=n_points, steps=steps)
+        line, _ = pullback.geodesic(model, Z[i], Z[j], manifold, n_points=n_points, steps=0)
+        geodesics.append(curve)
+        straight.append(line)
+        rows.append({"manifold distance": float(manifold.dist(torch.as_tensor(Z[i]), torch.as_tensor(Z[j]))),
+                     "pullback length of the manifold geodesic": pullback.curve_length(model, line),
+                     "pullback geodesic length": pullback.curve_length(model, curve),
+                     "energy before": energy[0], "energy after": energy[-1]})
+    return pd.DataFrame(rows), geodesics, straight
 
 
 def umap_embedding(X_train, X_test, seed=0, n_neighbors=30, min_dist=0.99):

@@ -576,7 +576,11 @@ def distance_correlation(Z, manifold, D_ref):
 
 def correlate_distances(D, D_ref):
     """(Pearson, Spearman) over the upper triangles of two distance matrices."""
-    a, b = upper_triangle(D), upper_triangle(D_ref)
+    return correlate(upper_triangle(D), upper_triangle(D_ref))
+
+
+def correlate(a, b):
+    """(Pearson, Spearman) between two vectors of paired distances."""
     return float(stats.pearsonr(a, b)[0]), float(stats.spearmanr(a, b)[0])
 
 

@@ -158,3 +158,33 @@ def test_umap_embedding_leaves_torch_thread_count_as_it_was():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_geodesic_pair_table_on_an_isometric_sphere_decoder():
+    sphere = R.make_manifold("sphere", 2)
+    Z = R.random_points(sphere, 4, 2, generator=torch.Generator().manual_seed(1)).numpy()
+    table, geodesics, great_circles = E.geodesic_pair_table(ChartDecoder(sphere, 1.0), Z, [(0, 1), (2, 3)],
+                                                            n_points=64, steps=20)
+    assert len(geodesics) == len(great_circles) == 2 and geodesics[0].shape == (64, 3)
+    # chords of a fine great circle add up to its arc length; no curve on the sphere is shorter
+    assert np.allclose(table["pullback length of the manifold geodesic"], table["manifold distance"], rtol=1e-3)
+    assert (table["pullback geodesic length"] >= table["manifold distance"] * (1 - 1e-3)).all()
+    assert (table["energy after"] <= table["energy before"] + 1e-9).all()
+
+
+def test_geodesic_pair_table_lengths_follow_a_stretched_chart():
+    plane = R.make_manifold("euclidean", 2)
+    Z = np.array([[0.0, 0.0], [1.0, 1.0]])
+    scale = np.array([1.0, 10.0])
+    table, _, _ = E.geodesic_pair_table(ChartDecoder(plane, scale), Z, [(0, 1)], n_points=8, steps=0)
+    assert table.loc[0, "manifold distance"] == pytest.approx(np.sqrt(2))
+    assert table.loc[0, "pullback length of the manifold geodesic"] == pytest.approx(np.sqrt(101))
+
+
+def test_pullback_table_names_the_distances_and_the_sample():
+    scores = dict(n_points=7, manifold_pearson=0.1, manifold_spearman=0.2, pullback_pearson=0.3,
+                  pullback_spearman=0.4)
+    table = E.pullback_table(scores, "S² distance", "phase")
+    assert list(table.columns) == ["S² distance", "pullback geodesic distance"]
+    assert table.loc["Pearson with phase (7 points)", "pullback geodesic distance"] == 0.3
+    assert table.loc["Spearman with phase", "S² distance"] == 0.2

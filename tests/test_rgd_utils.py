@@ -266,6 +266,14 @@ def test_distance_correlation_checks_and_perfect_agreement():
         R.distance_correlation(Z, m, np.zeros((3, 3)))
 
 
+def test_correlate_tells_pearson_from_spearman():
+    a = np.arange(1.0, 11.0)
+    p, s = R.correlate(a, np.exp(a))  # monotone but far from linear
+    assert s == pytest.approx(1.0) and p < 0.9
+    p, s = R.correlate(a, -2 * a)
+    assert p == pytest.approx(-1.0) and s == pytest.approx(-1.0)
+
+
 def test_tree_distances_hand_made_tree():
     #            root
     #         /        \
