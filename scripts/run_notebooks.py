@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from atomic_write import write_atomically  # noqa: E402
 
 PROFILES = ("fast", "paper")
+DEFAULT_OUTPUT_DIR = ROOT / "results" / "executed"
 DEFAULT_SHARED_DATA = Path(os.environ.get("RGD_SHARED_DATA", ROOT.parent / "shared" / "data"))
 # real public data kept beside the project (see data/README.md): environment variable -> file
 SHARED_DATA_FILES = {
@@ -87,24 +88,38 @@ def _join_consecutive_streams(outputs):
 
 def execute(notebook: Path, output: Path, profile: str, timeout: int | None = None) -> float:
     """Run ``notebook`` with ``RGD_PROFILE=profile`` in the repository root; write it to ``output``
-    atomically. Returns the run time in seconds."""
+    atomically. Returns the run time in seconds. If a cell fails (or the kernel dies), the outputs
+    so far go to ``NAME.failed.ipynb`` beside ``output`` (in ``results/executed/`` for an in-place
+    run) and the error is raised."""
     nb = nbformat.read(notebook, as_version=4)
     os.environ["RGD_PROFILE"] = profile  # the kernel inherits the environment
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT)}})
     start = time.perf_counter()
-    client.execute()
+    try:
+        client.execute()
+    except Exception:
+        # a paper run can die hours in; keep what it computed (never over the committed notebook)
+        folder = DEFAULT_OUTPUT_DIR if output.resolve() == notebook.resolve() else output.parent
+        failed = folder / f"{notebook.stem}.failed.ipynb"
+        _save(nb, failed)
+        print(f"  {notebook.name} failed; its outputs up to the failure are in {failed}", file=sys.stderr)
+        raise
     elapsed = time.perf_counter() - start
-    collapse_progress(nb)
-    write_atomically(output, lambda temporary: nbformat.write(nb, temporary))
+    _save(nb, output)
     return elapsed
+
+
+def _save(nb, path: Path) -> None:
+    collapse_progress(nb)
+    write_atomically(path, lambda temporary: nbformat.write(nb, temporary))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every numbered notebook")
     parser.add_argument("--profile", choices=PROFILES, default=os.environ.get("RGD_PROFILE", "fast"))
-    parser.add_argument("--output-dir", type=Path, default=ROOT / "results" / "executed")
+    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)
     parser.add_argument("--inplace", action="store_true", help="overwrite the notebooks themselves")
     parser.add_argument("--shared-data", type=Path, default=DEFAULT_SHARED_DATA,
                         help="folder of real data used where present (default: ../shared/data)")

@@ -114,6 +114,19 @@ def test_shared_data_environment_names_present_files_only(tmp_path):
         "RGD_MIN_QUALITY": "0.8"}
 
 
+def test_a_failing_run_keeps_its_outputs_beside_the_output_and_raises(tmp_path):
+    notebook = tmp_path / "9_Broken.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('computed first')"),
+                                         nbformat.v4.new_code_cell("1 / 0")])
+    nbformat.write(nb, notebook)
+    with pytest.raises(Exception, match="ZeroDivisionError"):
+        execute(notebook, tmp_path / "out" / notebook.name, "fast")
+    assert not (tmp_path / "out" / notebook.name).exists()
+    failed = nbformat.read(tmp_path / "out" / "9_Broken.failed.ipynb", as_version=4)
+    assert "computed first" in failed.cells[0].outputs[0]["text"]
+    assert failed.cells[1].outputs[0]["ename"] == "ZeroDivisionError"
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_notebook_runs_in_fast_profile_and_saves_results(name, tmp_path, monkeypatch):
