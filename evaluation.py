@@ -132,8 +132,8 @@ def geodesic_pair_table(model, Z, pairs, n_points=32, steps=300):
 
     Returns ``(table, geodesics, manifold_geodesics)``: per pair (i, j) in ``pairs`` the manifold
     distance, the pullback length of the manifold geodesic, the length of the optimised pullback
-    geodesic (never longer, up to the optimiser) and the curve energy before and after optimising;
-    the curves (n_points x ambient) to draw.
+    geodesic and the curve energy before and after optimising (never higher after: the
+    optimiser keeps each curve's best state); the curves (n_points x ambient) to draw.
     """
     import pullback
 
