@@ -13,10 +13,12 @@ base measure, so the ELBO and IWAE bounds are bounds on log p(x) whichever measu
 * tangent vectors are written in orthonormal coordinates (Riemannian norm = Euclidean norm of the
   coordinates). At the origin the ball's metric is lambda_0^2 I = 4 I, so the geoopt (ambient)
   vector of orthonormal coordinates v is v / 2;
-* ``WrappedNormal(mu, scale)``: v ~ N(0, diag(scale^2)) at the origin, transported to mu and
-  mapped by exp_mu. The geodesic distance d(mu, z) equals |v|. The axes of ``scale`` are the
+* ``WrappedNormal(mu, scale, manifold)``: v ~ N(0, diag(scale^2)) at the origin, transported to
+  mu and mapped by exp_mu. The geodesic distance d(mu, z) equals |v|. The axes of ``scale`` are the
   ball's coordinate axes transported from the origin. As c -> 0 the ball becomes R^d with metric
   4 I, so 2 z ~ N(2 mu, diag(scale^2)): the posterior spread in ball coordinates is scale / 2.
+  The same distribution is defined on the Lorentz model geoopt.Lorentz(k) (c = 1/k), where the
+  orthonormal coordinates v at the origin (sqrt k, 0, ..) are the tangent vector (0, v).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import copy
 import math
 import warnings
 
+import geoopt
 import numpy as np
 import torch
 from torch import nn
@@ -51,72 +54,139 @@ def project_to_ball(x, ball):
     return projected, moved.sum()
 
 
-class WrappedNormal:
-    """Wrapped (Riemannian-volume) normal on the Poincaré ball ``ball`` = geoopt.PoincareBall(c).
+class _BallFrame:
+    """Orthonormal coordinates at the origin of geoopt.PoincareBall(c): a geoopt vector there is
+    v / lambda_0, and the whole ball is the chart (points can hit its boundary)."""
 
-    ``mu`` (..., d) lies in the ball; ``scale`` (broadcastable to mu, > 0) is the standard
-    deviation of the Gaussian in orthonormal tangent coordinates at the origin. ``log_prob`` is the
-    log density with respect to the Riemannian volume measure:
+    def __init__(self, ball):
+        self.manifold, self.sqrt_c = ball, ball.c.sqrt()
+
+    @staticmethod
+    def dim(mu):
+        return mu.shape[-1]
+
+    def tangent(self, mu, v):
+        return self.manifold.transp0(mu, v / LAMBDA_0)
+
+    def coordinates(self, mu, u):
+        return LAMBDA_0 * self.manifold.transp0back(mu, u)
+
+    def project(self, z):
+        return project_to_ball(z, self.manifold)
+
+    def check_point(self, mu):
+        if (self.manifold.c.to(mu) * mu.square().sum(-1) >= 1).any():
+            raise ValueError(f"mu must lie inside the Poincaré ball (|mu| < 1/sqrt(c) = "
+                             f"{float(self.manifold.c) ** -0.5:.4g})")
+
+
+class _LorentzFrame:
+    """Orthonormal coordinates at the origin (sqrt k, 0, ..) of geoopt.Lorentz(k), sectional
+    curvature -1/k: the tangent vector of v is (0, v). The hyperboloid has no boundary."""
+
+    def __init__(self, lorentz):
+        self.manifold, self.sqrt_c = lorentz, lorentz.k.rsqrt()
+
+    @staticmethod
+    def dim(mu):
+        return mu.shape[-1] - 1
+
+    def tangent(self, mu, v):
+        return self.manifold.transp0(mu, torch.cat([torch.zeros_like(v[..., :1]), v], -1))
+
+    def coordinates(self, mu, u):
+        return self.manifold.transp0back(mu, u)[..., 1:]
+
+    @staticmethod
+    def project(z):
+        return z, torch.zeros((), dtype=torch.long, device=z.device)
+
+    def check_point(self, mu):
+        k = self.manifold.k.to(mu)
+        minkowski = mu[..., 1:].square().sum(-1) - mu[..., 0].square()
+        if mu.shape[-1] < 2 or (mu[..., 0] <= 0).any() or not torch.allclose(
+                minkowski, -k.expand_as(minkowski), rtol=1e-6, atol=1e-6 * float(k)):
+            raise ValueError(f"mu must lie on the hyperboloid -x0^2 + |x1:|^2 = -k = {-float(k):.4g}"
+                             " with x0 > 0 (map a point there with manifold.projx)")
+
+
+def _frame(manifold):
+    if isinstance(manifold, geoopt.PoincareBall):
+        return _BallFrame(manifold)
+    if isinstance(manifold, geoopt.Lorentz):
+        return _LorentzFrame(manifold)
+    raise ValueError(f"manifold must be a geoopt.PoincareBall or geoopt.Lorentz, "
+                     f"got {type(manifold).__name__}")
+
+
+class WrappedNormal:
+    """Wrapped (Riemannian-volume) normal on hyperbolic space: ``manifold`` is the Poincaré ball
+    geoopt.PoincareBall(c) or the Lorentz model geoopt.Lorentz(k) (curvature c = 1/k).
+
+    ``mu`` (..., n) is a point of the manifold (n = d on the ball, d + 1 on the hyperboloid);
+    ``scale`` (> 0, broadcastable to (..., d)) is the standard deviation of the Gaussian in
+    orthonormal tangent coordinates at the origin. ``log_prob`` is the log density with respect
+    to the Riemannian volume measure:
 
         log p(z) = log N(v; 0, diag(scale^2)) + (d - 1) log(sqrt(c) r / sinh(sqrt(c) r)),
 
-    with v = lambda_0 * PT_{mu→0}(log_mu z) (orthonormal coordinates) and r = |v| = d(mu, z).
-    ``validate=False`` skips the argument checks (the VAE uses it so that a NaN reaches the loss
-    and is reported as a divergence rather than raised).
+    with v = PT_{mu→0}(log_mu z) in orthonormal coordinates and r = |v| = d(mu, z). The two models
+    are isometric, so both give the same density and, for the same random stream, the same
+    samples. ``validate=False`` skips the argument checks (the VAE uses it so that a NaN reaches
+    the loss and is reported as a divergence rather than raised).
     """
 
-    def __init__(self, mu, scale, ball, validate=True):
+    def __init__(self, mu, scale, manifold, validate=True):
+        self.frame = _frame(manifold)
+        self.manifold = manifold
         mu = torch.as_tensor(mu)
         scale = torch.as_tensor(scale, dtype=mu.dtype, device=mu.device)
         if validate:
-            _check_distribution_args(mu, scale, ball)
-        self.mu, self.scale = torch.broadcast_tensors(mu, scale)
-        self.ball = ball
-        self.dim = mu.shape[-1]
-        self.sqrt_c = ball.c.to(mu).sqrt()
+            _check_distribution_args(mu, scale, self.frame)
+        self.dim = self.frame.dim(mu)
+        self.scale = scale.broadcast_to(torch.broadcast_shapes((*mu.shape[:-1], self.dim), scale.shape))
+        self.mu = mu.broadcast_to((*self.scale.shape[:-1], mu.shape[-1]))
+        self.sqrt_c = self.frame.sqrt_c.to(mu)
 
     def rsample(self, n=None, generator=None):
-        """Reparameterised samples, shape (n, *mu.shape) (or mu.shape for ``n=None``), in the ball."""
+        """Reparameterised samples, shape (n, *mu.shape) (or mu.shape for ``n=None``)."""
         return self.sample_and_count(n, generator)[0]
 
     def sample_and_count(self, n=None, generator=None):
-        """:meth:`rsample` and the number of samples that had to be projected off the boundary."""
-        shape = self.mu.shape if n is None else (int(n), *self.mu.shape)
+        """:meth:`rsample` and the number of samples that had to be projected off the ball's
+        boundary (always 0 on the hyperboloid)."""
+        shape = self.scale.shape if n is None else (int(n), *self.scale.shape)
         eps = torch.randn(shape, generator=generator, dtype=self.mu.dtype, device=self.mu.device)
-        v = self.scale * eps  # orthonormal coordinates at the origin
-        u = self.ball.transp0(self.mu, v / LAMBDA_0)  # geoopt vector at mu, Riemannian norm |v|
-        z = self.ball.expmap(self.mu, u, project=False)
-        return project_to_ball(z, self.ball)
+        u = self.frame.tangent(self.mu, self.scale * eps)  # at mu, Riemannian norm |scale * eps|
+        return self.frame.project(self.manifold.expmap(self.mu, u, project=False))
 
     def tangent_coordinates(self, z):
-        """Orthonormal coordinates v at the origin of the point z: lambda_0 PT_{mu→0}(log_mu z)."""
-        return LAMBDA_0 * self.ball.transp0back(self.mu, self.ball.logmap(self.mu, z))
+        """Orthonormal coordinates v at the origin of the point z: PT_{mu→0}(log_mu z)."""
+        return self.frame.coordinates(self.mu, self.manifold.logmap(self.mu, z))
 
     def log_prob(self, z):
-        """Log density at z (..., d) with respect to the Riemannian volume; shape broadcast(...)."""
+        """Log density at z with respect to the Riemannian volume; shape broadcast(...)."""
         v = self.tangent_coordinates(z)
         r = v.norm(dim=-1)
         log_normal = (-0.5 * (v / self.scale).square() - self.scale.log() - 0.5 * _LOG_2PI).sum(-1)
         return log_normal - (self.dim - 1) * log_sinhc(self.sqrt_c * r)
 
 
-def _check_distribution_args(mu, scale, ball):
-    if not hasattr(ball, "c"):
-        raise ValueError(f"ball must be a geoopt.PoincareBall, got {type(ball).__name__}")
-    if mu.ndim < 1 or mu.shape[-1] < 1:
-        raise ValueError(f"mu must have shape (..., d) with d >= 1, got {tuple(mu.shape)}")
+def _check_distribution_args(mu, scale, frame):
+    if mu.ndim < 1 or frame.dim(mu) < 1:
+        raise ValueError(f"mu must have shape (..., n) with a latent dimension of at least 1, "
+                         f"got {tuple(mu.shape)}")
     if not torch.isfinite(mu).all():
         raise ValueError("mu has NaN or inf entries")
-    if (ball.c.to(mu) * mu.square().sum(-1) >= 1).any():
-        raise ValueError(f"mu must lie inside the Poincaré ball (|mu| < 1/sqrt(c) = "
-                         f"{float(ball.c) ** -0.5:.4g})")
+    frame.check_point(mu)
     if not (torch.isfinite(scale).all() and (scale > 0).all()):
         raise ValueError("scale must be finite and > 0")
     try:
-        torch.broadcast_shapes(mu.shape, scale.shape)
+        torch.broadcast_shapes((*mu.shape[:-1], frame.dim(mu)), scale.shape)
     except RuntimeError as err:
-        raise ValueError(f"scale of shape {tuple(scale.shape)} does not broadcast to mu of shape "
-                         f"{tuple(mu.shape)}") from err
+        raise ValueError(f"scale of shape {tuple(scale.shape)} does not broadcast to "
+                         f"{(*mu.shape[:-1], frame.dim(mu))} (mu's batch shape, latent dimension)"
+                         ) from err
 
 
 # --------------------------------------------------------------------------------------------

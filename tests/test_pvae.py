@@ -154,7 +154,7 @@ def test_small_curvature_limit_is_a_euclidean_gaussian_in_coordinates_2z(d):
     # the curvature corrects log p by O(c |z|^2 r^2 / scale^2), about 1e-6 here
     np.testing.assert_allclose(q.log_prob(z).numpy(), gauss.logpdf(2 * z.numpy()), atol=1e-5)
     # equivalently, in ball coordinates (Lebesgue density p lambda^d, lambda → 2): N(z; mu, scale^2 / 4)
-    lebesgue = q.log_prob(z) + d * torch.log(q.ball.lambda_x(z))
+    lebesgue = q.log_prob(z) + d * torch.log(q.manifold.lambda_x(z))
     in_z = stats.multivariate_normal(mu.numpy(), np.diag(scale.numpy() ** 2 / 4)).logpdf(z.numpy())
     np.testing.assert_allclose(lebesgue.numpy(), in_z, atol=1e-5)
     w = 2 * (q.rsample(100_000, torch.Generator().manual_seed(3)) - mu)
@@ -211,6 +211,76 @@ def test_rsample_is_differentiable_in_mu_and_scale():
 def test_wrapped_normal_rejects_bad_arguments(mu, scale, match):
     with pytest.raises(ValueError, match=match):
         P.WrappedNormal(t64(mu), t64(scale), ball(1.0))
+
+
+# ---- wrapped normal on the Lorentz model ---------------------------------------------------------
+def lorentz(k):
+    return geoopt.Lorentz(k=torch.tensor(k, dtype=F64))
+
+
+def ball_to_hyperboloid(p, k):
+    """The isometry from the ball of radius sqrt(k) (c = 1/k) onto Lorentz(k), inverse of the
+    disk map x1: sqrt(k) / (sqrt(k) + x0) used by figures.lorentz_to_poincare."""
+    sq = p.square().sum(-1, keepdim=True)
+    return torch.cat([math.sqrt(k) * (k + sq) / (k - sq), 2 * k * p / (k - sq)], -1)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_lorentz_and_ball_wrapped_normals_agree_through_the_isometry(d):
+    """Same density (Riemannian volume is invariant) and, for the same random stream, the same
+    samples: the isometry maps the ball's frame at the origin onto the hyperboloid's."""
+    k = 2.5
+    b, lor = ball(1 / k), lorentz(k)
+    mu_ball = t64([0.6, -0.9, 0.3][:d])
+    scale = t64([0.5, 1.3, 0.8][:d])
+    q_ball = P.WrappedNormal(mu_ball, scale, b)
+    q_lor = P.WrappedNormal(ball_to_hyperboloid(mu_ball, k), scale, lor)
+    z_ball = q_ball.rsample(500, torch.Generator().manual_seed(5))
+    z_lor = q_lor.rsample(500, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(z_lor, ball_to_hyperboloid(z_ball, k), rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(q_lor.log_prob(z_lor), q_ball.log_prob(z_ball), rtol=1e-9, atol=1e-9)
+
+
+def test_lorentz_density_integrates_to_one_in_geodesic_polar_coordinates():
+    """On H^2 of curvature -1/k, exp_mu in polar coordinates has volume element
+    sqrt(k) sinh(r / sqrt(k)) dr dtheta; the integral of p is 1, and 1.24 without the log-det term."""
+    k = 0.8
+    lor = lorentz(k)
+    mu = lor.expmap0(t64([0.0, 1.1, -0.7]))
+    q = P.WrappedNormal(mu, t64([0.4, 0.9]), lor)
+    r = torch.linspace(0, 9.0, 1801, dtype=F64)[1:]
+    theta = torch.arange(720, dtype=F64) * 2 * math.pi / 720
+    v = r[:, None, None] * torch.stack([torch.cos(theta), torch.sin(theta)], -1)  # (r, theta, 2)
+    z = lor.expmap(mu, P._LorentzFrame(lor).tangent(mu, v))
+    area = math.sqrt(k) * torch.sinh(r / math.sqrt(k))[:, None] * (r[1] - r[0]) * (2 * math.pi / 720)
+    assert float((q.log_prob(z).exp() * area).sum()) == pytest.approx(1.0, abs=2e-3)
+    assert torch.allclose(lor.dist(mu, z), r[:, None].expand(-1, 720))
+
+
+@pytest.mark.parametrize("d", [2, 5])
+def test_lorentz_sample_distances_are_chi_distributed(d):
+    """With an isotropic scale, d(mu, z) = |v| ~ scale * chi_d, whatever the curvature and mu."""
+    lor = lorentz(0.5)
+    mu = lor.expmap0(torch.cat([t64([0.0]), torch.full((d,), 0.6, dtype=F64)]))
+    z = P.WrappedNormal(mu, 0.7, lor).rsample(20_000, torch.Generator().manual_seed(6))
+    lor.assert_check_point_on_manifold(z, atol=1e-8, rtol=1e-8)
+    result = stats.kstest(lor.dist(mu, z).numpy() / 0.7, stats.chi(d).cdf)
+    assert result.pvalue > 0.01
+
+
+@pytest.mark.parametrize("mu,match", [
+    ([1.0, 0.5, 0.0], "on the hyperboloid"),
+    ([-1.0, 0.0, 0.0], "on the hyperboloid"),
+    ([1.0], "latent dimension of at least 1"),
+])
+def test_lorentz_wrapped_normal_rejects_points_off_the_hyperboloid(mu, match):
+    with pytest.raises(ValueError, match=match):
+        P.WrappedNormal(t64(mu), 1.0, lorentz(1.0))
+
+
+def test_wrapped_normal_rejects_other_manifolds():
+    with pytest.raises(ValueError, match="PoincareBall or geoopt.Lorentz"):
+        P.WrappedNormal(t64([0.0, 1.0]), 1.0, geoopt.Sphere())
 
 
 # ---- the estimator ----------------------------------------------------------------------------
