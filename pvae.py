@@ -92,7 +92,7 @@ class _LorentzFrame:
         return mu.shape[-1] - 1
 
     def tangent(self, mu, v):
-        return self.manifold.transp0(mu, torch.cat([torch.zeros_like(v[..., :1]), v], -1))
+        return R._lorentz_transport_from_origin(mu, v, self.manifold.k.to(mu))
 
     def coordinates(self, mu, u):
         return self.manifold.transp0back(mu, u)[..., 1:]
