@@ -4,23 +4,32 @@ PYTHON  ?= python3
 PROFILE ?= fast
 PY      := $(VENV)/bin/python
 
-.PHONY: install notebooks paper test benchmark clean
+.PHONY: install notebooks paper render lab test benchmark clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 ## Execute every notebook (copies under results/executed/); PROFILE=paper for the paper's settings
 notebooks: install
-	$(PY) scripts/run_notebooks.py --profile $(PROFILE)
+	$(PY) -m rgdkit.notebooks.runner --profile $(PROFILE)
 
 ## Refresh the committed notebooks' outputs with a full paper run (maintainers)
 paper: install
-	$(PY) scripts/run_notebooks.py --profile paper --inplace
+	$(PY) -m rgdkit.notebooks.runner --profile paper --inplace
+
+## Rewrite 3_hmtDNA_rcrs.ipynb from its source, 3_hmtDNA_rsrs.ipynb (no run)
+render: install
+	$(PY) -m rgdkit.notebooks.runner --render
+
+## Open the notebooks in JupyterLab
+lab: install
+	$(VENV)/bin/jupyter lab
 
 ## Unit tests, then every notebook executed in the fast profile
 test: install

@@ -5,20 +5,23 @@ There is no encoder: every sample owns a latent point on a Riemannian manifold (
 decoder (Adam) are fitted jointly by maximum a posteriori. Optional geometry-aware noise perturbs
 latents during training. Held-out samples get latents by optimising them with the decoder frozen.
 
-Sections: manifolds, geometry-aware noise, the decoder and estimator, distance metrics.
+Sections: manifolds, geometry-aware noise, the decoder and estimator. Everything around the method
+(metrics, data, baselines, plotting, the notebooks' experiment loop) lives in the ``rgdkit`` package.
 """
 from __future__ import annotations
 
 import copy
 import math
-import warnings
 
 import geoopt
 import numpy as np
 import torch
-from scipy import stats
 from torch import nn
 from tqdm import tqdm  # text bars: they render in committed notebooks and need no widgets
+
+from rgdkit.metrics.reconstruction import reconstruction_errors
+from rgdkit.training.base import (LatentEstimator, check_data, make_generator, progress_options)
+from rgdkit.training.base import TrainingDiverged  # noqa: F401  (re-exported: R.TrainingDiverged)
 
 MANIFOLDS = ("euclidean", "sphere", "torus", "lorentz", "poincare")
 NOISE_MODES = ("metric", "inverse_metric")
@@ -97,7 +100,7 @@ def manifold_origin(manifold, dim, dtype=torch.float64, device="cpu"):
     elif isinstance(manifold, geoopt.Sphere):
         origin[0] = 1.0
     elif isinstance(manifold, geoopt.Lorentz):
-        origin[0] = manifold.k.sqrt()
+        return manifold.origin(n, dtype=dtype, device=device).detach()
     return origin
 
 
@@ -124,7 +127,7 @@ def _embed_tangent_at_origin(manifold, v):
 # --------------------------------------------------------------------------------------------
 # Geometry-aware noise
 # --------------------------------------------------------------------------------------------
-def geometric_noise(z, manifold, std, mode="inverse_metric"):
+def geometric_noise(z, manifold, std, mode="inverse_metric", generator=None):
     """Tangent noise at ``z`` whose covariance follows the metric G(z).
 
     ``mode="metric"`` samples eps ~ N(0, std^2 G^-1(z)), the paper's formula: a standard normal in
@@ -140,17 +143,17 @@ def geometric_noise(z, manifold, std, mode="inverse_metric"):
     """
     if mode not in NOISE_MODES:
         raise ValueError(f"unknown noise mode {mode!r}; choose one of {NOISE_MODES}")
-    n = torch.randn_like(z)
+    n = torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator)
     if mode == "inverse_metric":
         return std * manifold.egrad2rgrad(z, n)
     if isinstance(manifold, geoopt.Lorentz):
-        return std * _lorentz_transport_from_origin(z, n[..., 1:], manifold.k)
+        return std * lorentz_transport_from_origin(z, n[..., 1:], manifold.k)
     if isinstance(manifold, geoopt.PoincareBall):
         return std * n / manifold.lambda_x(z, keepdim=True)
     return std * manifold.proju(z, n)
 
 
-def _lorentz_transport_from_origin(y, v, k):
+def lorentz_transport_from_origin(y, v, k):
     """Parallel transport of u = (0, v) from the origin o = (sqrt k, 0, ..) to y on Lorentz(k),
     in closed form: u + <y, u>_L / (k + sqrt(k) y0) (o + y)."""
     sqrt_k = k.sqrt()
@@ -159,7 +162,7 @@ def _lorentz_transport_from_origin(y, v, k):
     return torch.cat([head, v + coef * y[..., 1:]], dim=-1)
 
 
-def perturb(z, manifold, std, mode="inverse_metric"):
+def perturb(z, manifold, std, mode="inverse_metric", generator=None):
     """exp_z(eps) with eps from :func:`geometric_noise`, drawn without gradient.
 
     On the sphere, torus and Lorentz model exp_z(eps) = a z + b for fixed eps, with a = cos or
@@ -168,7 +171,7 @@ def perturb(z, manifold, std, mode="inverse_metric"):
     Other manifolds go through ``manifold.expmap``.
     """
     with torch.no_grad():
-        eps = geometric_noise(z, manifold, std, mode)
+        eps = geometric_noise(z, manifold, std, mode, generator)
         scale = _expmap_linear_factor(manifold, eps)
         if scale is not None:
             offset = manifold.expmap(z, eps) - scale * z
@@ -186,13 +189,14 @@ def _expmap_linear_factor(manifold, eps):
     if isinstance(manifold, geoopt.Lorentz):
         sq = (eps[..., 1:].square().sum(-1, keepdim=True) - eps[..., :1].square()).clamp_min(0)
         return torch.cosh(sq.sqrt() / manifold.k.sqrt())
-    if _is_torus(manifold):
+    if is_torus(manifold):
         circles = eps.unflatten(-1, (-1, 2)).norm(dim=-1)
         return torch.cos(circles).repeat_interleave(2, dim=-1)
     return None
 
 
-def _is_torus(manifold):
+def is_torus(manifold):
+    """Whether ``manifold`` is a product of circles (the torus of :func:`make_manifold`)."""
     return isinstance(manifold, geoopt.ProductManifold) and all(
         isinstance(m, geoopt.Sphere) for m in manifold.manifolds)
 
@@ -200,64 +204,132 @@ def _is_torus(manifold):
 # --------------------------------------------------------------------------------------------
 # Decoder and estimator
 # --------------------------------------------------------------------------------------------
-def make_decoder(in_features, out_features, hidden=(16, 32, 64, 128, 256), activation=nn.ELU):
-    """An MLP from ambient latent coordinates to data space (logits for the BCE loss)."""
-    widths = [in_features, *hidden]
+def make_decoder(in_features, out_features, hidden=(16, 32, 64, 128, 256), activation=nn.ELU,
+                 generator=None):
+    """An MLP from ambient latent coordinates to data space (logits for the BCE loss).
+
+    Weights follow PyTorch's default ``nn.Linear`` initialisation, drawn from ``generator`` (the
+    global random state is not touched when one is given).
+    """
+    widths = [in_features, *hidden, out_features]
     layers = []
     for a, b in zip(widths[:-1], widths[1:]):
-        layers += [nn.Linear(a, b), activation()]
-    layers.append(nn.Linear(widths[-1], out_features))
-    return nn.Sequential(*layers)
+        layers += [_linear(a, b, generator), activation()]
+    return nn.Sequential(*layers[:-1])
 
 
-def check_data(X, name="X", n_features=None):
-    """``X`` (array or tensor) as a validated 2-D numpy array: numeric, finite, non-empty, and with
-    ``n_features`` columns when given; a ValueError names the problem and the fix otherwise."""
-    X = X.detach().cpu().numpy() if torch.is_tensor(X) else np.asarray(X)
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D array (samples x features), got shape {X.shape}")
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool) or np.iscomplexobj(X):
-        raise ValueError(f"{name} must be real and numeric, got dtype {X.dtype}")
-    bad = ~np.isfinite(X).all(1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise ValueError(f"{name} has NaN or inf in {len(rows)} rows (first: {rows[:5].tolist()}); "
-                         "drop or impute them before fitting")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"{name} has {X.shape[1]} features but the model was fitted on "
-                         f"{n_features}; pass data with the same columns")
-    return X
+def _linear(in_features, out_features, generator):
+    if generator is None:
+        return nn.Linear(in_features, out_features)
+    layer = torch.nn.utils.skip_init(nn.Linear, in_features, out_features)
+    with torch.no_grad():
+        # nn.Linear.reset_parameters, with our generator
+        nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+        bound = 1 / math.sqrt(in_features)
+        nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return layer
 
 
-class TrainingDiverged(RuntimeWarning):
-    """The loss became NaN or infinite; training stopped and the best state was kept."""
+class RiemannianDecoder(LatentEstimator):
+    """Riemannian generative decoder: latents on a manifold, a decoder, fitted jointly (MAP).
 
+    A scikit-learn transformer: ``fit(X, X_val=...)`` learns the decoder and one latent point per
+    sample, ``transform`` finds latents for new samples with the decoder frozen,
+    ``inverse_transform`` decodes latents; ``clone``, ``get_params`` and pipelines work.
 
-class RiemannianDecoder:
-    """Scikit-learn style Riemannian generative decoder.
+    Parameters
+    ----------
+    manifold : str or geoopt manifold, default "lorentz"
+        Latent manifold: "euclidean", "sphere", "torus", "lorentz", "poincare" (see
+        :func:`make_manifold`), or a geoopt manifold instance.
+    latent_dim : int, default 2
+        Intrinsic latent dimension.
+    curvature : float or None, default None
+        Lorentz k (curvature -1/k) or Poincaré c (curvature -c); None means 1.
+    noise_std : float, default 0.0
+        Scale σ of the geometry-aware noise added to latents during training (0: none).
+    noise : {"inverse_metric", "metric"}, default "inverse_metric"
+        "inverse_metric" is the authors' code (G⁻¹ applied to isotropic noise, covariance σ² G⁻²
+        on the Poincaré ball); "metric" is the paper's formula, covariance σ² G⁻¹ (see
+        :func:`geometric_noise`). The default reproduces Table 2: on the published branching data,
+        H² σ=1 reached train/test Pearson 0.80/0.75 and 0.79/0.77 (seeds 0, 1) against 0.69/0.63
+        with "metric", whose noise fades far from the origin so latents drift outwards.
+    hidden : tuple of int, default (16, 32, 64, 128, 256)
+        Widths of the decoder's hidden layers (ELU activations).
+    loss : {"mse", "bce"}, default "mse"
+        Reconstruction loss, a mean over features; "bce" for binary data (the decoder outputs
+        logits, ``inverse_transform`` probabilities).
+    epochs : int, default 750
+        Most training epochs.
+    batch_size : int, default 128
+        Minibatch size of the decoder steps.
+    lr_latent : float, default 0.1
+        RiemannianAdam learning rate of the latents, stepped once per epoch on gradients
+        accumulated over the epoch.
+    lr_decoder : float, default 2e-3
+        AdamW learning rate of the decoder, stepped per minibatch.
+    betas_decoder : tuple, default (0.9, 0.995)
+        AdamW betas.
+    betas_latent : tuple, default (0.5, 0.7)
+        RiemannianAdam betas, as the authors train.
+    weight_decay : float, default 1e-3
+        Decoupled weight decay of the decoder (coupled L2 at 1e-3 swamps the mean-over-features
+        gradients and collapses the decoder to the data mean on the branching data).
+    patience : int, default 85
+        Epochs without a better validation loss before training stops.
+    min_epochs : int, default 150
+        The best state is tracked, and early stopping counted, from this epoch on (early epochs
+        fit well but are unshaped).
+    restart_period : int, default 40
+        Period (epochs) of cosine annealing with warm restarts, for both learning rates.
+    init_std : float, default 1e-3
+        Latents start within this distance of the origin, as in the authors' code (a spread-out
+        start left the tree folded: train Pearson 0.65 against 0.80).
+    prior : {"auto", "normal", "none"}, default "auto"
+        "auto": a standard Gaussian prior on Euclidean latents (d(o, z)² / 2 per sample, divided
+        by the number of features like the likelihood), none on other manifolds; "normal": the
+        squared geodesic distance to the origin on any manifold; "none".
+    prior_std : float, default 1.0
+        Scale of that prior.
+    n_starts : int, default 20
+        Test-time latents: starts per new sample (the training latents whose decodings fit it
+        best).
+    test_epochs : int, default 400
+        Test-time latents: optimisation steps.
+    lr_test : float, default 0.1
+        Test-time latents: RiemannianAdam learning rate.
+    seed : int, default 0
+        Seeds the estimator's own ``torch.Generator`` (initial latents and decoder, minibatch
+        order, noise); the global random state is left untouched.
+    device : str or None, default None
+        "cuda" when available unless named.
+    dtype : torch.dtype or None, default None
+        Latent dtype; None: :func:`default_dtype` (float64 for hyperbolic manifolds).
+    verbose : bool, default True
+        Show a progress bar (``TQDM_DISABLE=1`` silences it too).
 
-    Parameters follow the paper and the authors' code. Latents start within ``init_std`` (1e-3)
-    of the origin: a spread-out start left the tree folded (train Pearson 0.65 against 0.80).
-    The decoder is stepped per minibatch with AdamW (decoupled weight decay: coupled L2 at 1e-3
-    swamps the mean-over-features gradients and collapses the decoder to the data mean on the
-    branching data). Latents are stepped once per epoch with RiemannianAdam (``betas_latent``)
-    on gradients accumulated over the epoch. Both follow cosine annealing with warm restarts
-    (period ``restart_period`` epochs). Early stopping watches the loss of the validation
-    samples' own latents (optimised with the decoder frozen); the best state from ``min_epochs``
-    on is kept, training stops ``patience`` epochs after it, and the best state is restored.
-
-    ``noise="inverse_metric"`` (default) is the noise of the authors' code, G^-1 applied to
-    isotropic noise (covariance std^2 G^-2 on the Poincare ball); ``"metric"`` is the paper's
-    formula, covariance std^2 G^-1 (see :func:`geometric_noise`). The default is the one that
-    reproduces Table 2: on the published branching data with the paper's settings, H^2 sigma=1
-    reached train/test Pearson 0.80/0.75 and 0.79/0.77 (seeds 0, 1) with "inverse_metric" but
-    0.69/0.63 with "metric", whose noise fades far from the origin (G^-1 shrinks), so latents
-    drift outwards and fit every observation (test MSE 0.03 against 0.3).
-
-    ``prior="auto"`` adds a standard Gaussian prior on Euclidean latents (as d(o, z)^2 / 2 per
-    sample, divided by the number of features like the likelihood) and none on other manifolds;
-    ``"normal"`` uses the squared geodesic distance to the origin on any manifold; ``"none"``.
+    Attributes
+    ----------
+    manifold_ : geoopt manifold
+        The latent manifold, in the latents' dtype.
+    decoder_ : torch.nn.Module
+        The fitted decoder (float32).
+    latents_ : ndarray of shape (n_samples, ambient_dim)
+        Training latents on the manifold.
+    val_latents_ : ndarray or None
+        Latents of ``X_val`` (optimised with the decoder frozen), if given.
+    history_ : dict of lists
+        Per epoch: ``epoch``, ``train_loss``, ``val_loss`` (NaN without ``X_val``).
+    best_epoch_ : int
+        Epoch of the restored state.
+    diverged_at_ : int or None
+        Epoch where the loss became non-finite (training stopped there), else None.
+    n_features_in_ : int
+        Number of data features.
+    dtype_, device_ : torch dtype and device used.
     """
+
+    _estimator_name = "RGD"
 
     def __init__(self, manifold="lorentz", latent_dim=2, curvature=None, noise_std=0.0,
                  noise="inverse_metric", hidden=(16, 32, 64, 128, 256), loss="mse", epochs=750,
@@ -294,8 +366,9 @@ class RiemannianDecoder:
         self.verbose = verbose
 
     # ---- public API -------------------------------------------------------------------------
-    def fit(self, X, X_val=None):
-        """Fit decoder and latents to ``X`` (N x D); ``X_val`` drives early stopping."""
+    def fit(self, X, y=None, *, X_val=None):
+        """Fit decoder and latents to ``X`` (N x D); ``X_val`` drives early stopping. ``y`` is
+        ignored (scikit-learn convention)."""
         self._check_params()
         manifold = make_manifold(self.manifold, self.latent_dim, self.curvature)
         self.dtype_ = self.dtype or default_dtype(manifold)
@@ -304,32 +377,29 @@ class RiemannianDecoder:
         X = self._as_data(X, "X")
         self.n_features_in_ = X.shape[1]
         X_val = None if X_val is None else self._as_data(X_val, "X_val", self.n_features_in_)
-        torch.manual_seed(self.seed)
+        self._generator = make_generator(self.seed, self.device_)
         self.decoder_ = make_decoder(ambient_dim(self.manifold_, self.latent_dim),
-                                     self.n_features_in_, self.hidden).to(self.device_, DECODER_DTYPE)
+                                     self.n_features_in_, self.hidden, generator=self._generator
+                                     ).to(self.device_, DECODER_DTYPE)
         z = self._init_latents(len(X))
         z_val = None if X_val is None else self._init_latents(len(X_val))
         self._train(X, z, X_val, z_val)
         return self
 
-    def fit_transform(self, X, X_val=None):
-        """Fit and return the training latents (N x ambient dimension, on the manifold)."""
-        return self.fit(X, X_val).latents_
-
-    def transform(self, X_new):
+    def transform(self, X):
         """Test-time latents: multi-start from the best-matching training latents, then Riemannian
         optimisation of the reconstruction loss with the decoder frozen; the best start is kept."""
         self._check_fitted()
-        X_new = self._as_data(X_new, "X_new", self.n_features_in_)
-        starts = self._start_candidates(X_new)  # (M, S, ambient)
+        X = self._as_data(X, "X", self.n_features_in_)
+        starts = self._start_candidates(X)  # (M, S, ambient)
         m, s, a = starts.shape
         z = geoopt.ManifoldParameter(starts.reshape(m * s, a).clone(), manifold=self.manifold_)
-        target = X_new.repeat_interleave(s, dim=0)
+        target = X.repeat_interleave(s, dim=0)
         opt = geoopt.optim.RiemannianAdam([z], lr=self.lr_test)
         self.decoder_.requires_grad_(False)
         try:
             for _ in tqdm(range(self.test_epochs), desc="test-time latents", leave=False,
-                          **self._bar_options()):
+                          **progress_options(self.verbose)):
                 opt.zero_grad()
                 self._per_sample_loss(z, target).sum().backward()
                 opt.step()
@@ -346,9 +416,14 @@ class RiemannianDecoder:
         self._check_fitted()
         Z = torch.as_tensor(np.asarray(Z) if not torch.is_tensor(Z) else Z)
         with torch.no_grad():
-            out = self._decode(Z.to(self.device_))
+            out = self.decode(Z.to(self.device_))
             out = torch.sigmoid(out) if self.loss == "bce" else out
         return out.cpu().numpy()
+
+    def decode(self, z):
+        """The decoder's raw output (logits for the BCE loss) for latents ``z`` (a tensor on the
+        model's device), differentiable; the pullback geometry is that of this map."""
+        return self.decoder_(z.to(DECODER_DTYPE))
 
     def reconstruction_errors(self, X, Z):
         """MAE and MSE of the decoded ``Z`` against ``X``."""
@@ -357,50 +432,47 @@ class RiemannianDecoder:
     # ---- training ---------------------------------------------------------------------------
     def _train(self, X, z, X_val, z_val):
         latent_groups = [{"params": [z]}] + ([] if z_val is None else [{"params": [z_val]}])
-        opt_latent = geoopt.optim.RiemannianAdam(latent_groups, lr=self.lr_latent,
-                                                  betas=self.betas_latent)
-        opt_decoder = torch.optim.AdamW(self.decoder_.parameters(), lr=self.lr_decoder,
-                                       betas=self.betas_decoder, weight_decay=self.weight_decay,
-                                       fused=True)
-        schedulers = [torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, self.restart_period)
-                      for o in (opt_latent, opt_decoder)]
-        self.history_ = {"epoch": [], "train_loss": [], "val_loss": []}
-        best, best_loss, best_epoch = None, math.inf, -1
+        self._opt_latent = geoopt.optim.RiemannianAdam(latent_groups, lr=self.lr_latent,
+                                                       betas=self.betas_latent)
+        self._opt_decoder = torch.optim.AdamW(self.decoder_.parameters(), lr=self.lr_decoder,
+                                              betas=self.betas_decoder,
+                                              weight_decay=self.weight_decay, fused=True)
+        self._schedulers = [torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, self.restart_period)
+                            for o in (self._opt_latent, self._opt_decoder)]
+        self._data = (X, z, X_val, z_val)
         # the best state is taken from min_epochs on (early epochs fit well but are unshaped)
         track_from = self.min_epochs if self.epochs > self.min_epochs and X_val is not None else 0
-        bar = tqdm(range(self.epochs), desc=f"RGD {self._describe()}", **self._bar_options())
-        for epoch in bar:
-            opt_latent.zero_grad()
-            train_loss = self._train_epoch(X, z, opt_decoder)
-            val_loss = None if z_val is None else self._validation_step(X_val, z_val)
-            opt_latent.step()
-            for sched in schedulers:
-                sched.step()
-            monitored = train_loss if val_loss is None else val_loss
-            self._record(epoch, train_loss, val_loss)
-            if not math.isfinite(monitored):
-                self._diverged(epoch, best, z, z_val)
-                break
-            if monitored < best_loss and epoch >= track_from:
-                best, best_loss, best_epoch = self._snapshot(z, z_val), monitored, epoch
-            if epoch % 10 == 0 or epoch == self.epochs - 1:
-                # refresh=False: tqdm's own rate limit decides when to redraw
-                bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss or math.nan:.4f}",
-                                refresh=False)
-            if val_loss is not None and epoch >= self.min_epochs and epoch - best_epoch > self.patience:
-                break
-        self._restore(best, z, z_val)
-        self.best_epoch_ = best_epoch
+        try:
+            self._run_epochs(int(self.epochs), has_validation=X_val is not None,
+                             track_from=track_from, stop_from=self.min_epochs,
+                             patience=self.patience, description=f"RGD {self._describe()}")
+        finally:
+            del self._data, self._opt_latent, self._opt_decoder, self._schedulers
+        if not torch.isfinite(z).all():
+            raise FloatingPointError(f"RGD latents are not finite after training. Hint: "
+                                     f"{self._divergence_hint()}")
         self.latents_ = z.detach().cpu().numpy()
         self.val_latents_ = None if z_val is None else z_val.detach().cpu().numpy()
 
+    def _run_epoch(self, epoch):
+        X, z, X_val, z_val = self._data
+        self._opt_latent.zero_grad()
+        train_loss = self._train_epoch(X, z, self._opt_decoder)
+        val_loss = None if z_val is None else self._validation_step(X_val, z_val)
+        return train_loss, val_loss, {}
+
+    def _after_epoch(self, epoch):
+        self._opt_latent.step()
+        for sched in self._schedulers:
+            sched.step()
+
     def _train_epoch(self, X, z, opt_decoder):
-        perm = torch.randperm(len(X), device=self.device_)
+        perm = torch.randperm(len(X), device=self.device_, generator=self._generator)
         total = 0.0
-        for idx in perm.split(self.batch_size):
+        for idx in perm.split(int(self.batch_size)):
             zb = z[idx]
             if self.noise_std > 0:
-                zb = perturb(zb, self.manifold_, self.noise_std, self.noise)
+                zb = perturb(zb, self.manifold_, self.noise_std, self.noise, self._generator)
             loss = self._per_sample_loss(zb, X[idx]).mean()
             opt_decoder.zero_grad(set_to_none=True)
             loss.backward()  # latent gradients accumulate over the epoch
@@ -414,12 +486,9 @@ class RiemannianDecoder:
         (z_val.grad,) = torch.autograd.grad(loss, [z_val])
         return loss.item()
 
-    def _decode(self, z):
-        return self.decoder_(z.to(DECODER_DTYPE))
-
     def _per_sample_loss(self, z, x):
         """Reconstruction loss per sample (mean over features) plus the prior term, in z's dtype."""
-        out = self._decode(z)
+        out = self.decode(z)
         if self.loss == "bce":
             rec = nn.functional.binary_cross_entropy_with_logits(out, x, reduction="none")
         else:
@@ -437,39 +506,28 @@ class RiemannianDecoder:
             return isinstance(self.manifold_, geoopt.Euclidean)
         return self.prior == "normal"
 
-    def _record(self, epoch, train_loss, val_loss):
-        self.history_["epoch"].append(epoch)
-        self.history_["train_loss"].append(train_loss)
-        self.history_["val_loss"].append(math.nan if val_loss is None else val_loss)
-
-    def _snapshot(self, z, z_val):
+    def _get_state(self):
+        _, z, _, z_val = self._data
         return (copy.deepcopy(self.decoder_.state_dict()), z.detach().clone(),
                 None if z_val is None else z_val.detach().clone())
 
-    def _restore(self, best, z, z_val):
-        if best is None:
-            return
-        state, zb, zvb = best
-        self.decoder_.load_state_dict(state)
+    def _set_state(self, state):
+        _, z, _, z_val = self._data
+        decoder, zb, zvb = state
+        self.decoder_.load_state_dict(decoder)
         with torch.no_grad():
             z.copy_(zb)
             if z_val is not None:
                 z_val.copy_(zvb)
 
-    def _diverged(self, epoch, best, z, z_val):
-        if best is None:
-            raise FloatingPointError(
-                f"training diverged at epoch {epoch} before any finite loss; lower lr_latent "
-                f"({self.lr_latent}) or lr_decoder ({self.lr_decoder}), or use dtype=torch.float64")
-        warnings.warn(f"training diverged at epoch {epoch} (non-finite loss); stopped and kept the "
-                      f"best state. Hint: lower lr_latent ({self.lr_latent}) or noise_std "
-                      f"({self.noise_std}), or use dtype=torch.float64.", TrainingDiverged, stacklevel=3)
-        self.diverged_at_ = epoch
+    def _divergence_hint(self):
+        return (f"lower lr_latent ({self.lr_latent}), lr_decoder ({self.lr_decoder}) or noise_std "
+                f"({self.noise_std}), or use dtype=torch.float64.")
 
     # ---- helpers ----------------------------------------------------------------------------
     def _init_latents(self, n):
         points = random_points(self.manifold_, n, self.latent_dim, self.init_std,
-                               self.dtype_, self.device_)
+                               self.dtype_, self.device_, self._generator)
         return geoopt.ManifoldParameter(points, manifold=self.manifold_)
 
     def _start_candidates(self, X_new, max_reference=5000, chunk=1024):
@@ -478,9 +536,9 @@ class RiemannianDecoder:
         if len(Z) > max_reference:
             gen = torch.Generator().manual_seed(self.seed)
             Z = Z[torch.randperm(len(Z), generator=gen)[:max_reference].to(self.device_)]
-        k = min(self.n_starts, len(Z))
+        k = min(int(self.n_starts), len(Z))
         with torch.no_grad():
-            decoded = self._decode(Z)
+            decoded = self.decode(Z)
             if self.loss == "bce":
                 decoded = torch.sigmoid(decoded)
             picks = [torch.cdist(xb, decoded).topk(k, largest=False).indices
@@ -488,7 +546,7 @@ class RiemannianDecoder:
         return Z[torch.cat(picks)]
 
     def _as_data(self, X, name, n_features=None):
-        X = check_data(X, name, n_features)
+        X = check_data(X, name, n_features, type(self).__name__)
         if self.loss == "bce" and (X.min() < 0 or X.max() > 1):
             raise ValueError(f"{name} must lie in [0, 1] for loss='bce' (binary data); use loss='mse'")
         return torch.as_tensor(X, dtype=DECODER_DTYPE, device=self.device_)
@@ -506,156 +564,6 @@ class RiemannianDecoder:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
 
-    def _check_fitted(self):
-        if not hasattr(self, "decoder_"):
-            raise RuntimeError("this RiemannianDecoder is not fitted yet; call fit(X) first")
-
-    def _bar_options(self):
-        # leaving `disable` unset keeps tqdm's default, which TQDM_DISABLE=1 overrides (CI)
-        return {} if self.verbose else {"disable": True}
-
     def _describe(self):
         name = self.manifold if isinstance(self.manifold, str) else type(self.manifold).__name__
         return f"{name} σ={self.noise_std:g}"
-
-
-# --------------------------------------------------------------------------------------------
-# Distances and metrics
-# --------------------------------------------------------------------------------------------
-def pairwise_distances(Z, manifold, chunk_size=2048):
-    """Geodesic distance matrix (N x N, float64 numpy) of points ``Z`` on ``manifold``.
-
-    Closed forms from inner products for the five built-in manifolds (vectorised, chunked by
-    rows); other geoopt manifolds use ``manifold.dist`` on broadcast chunks.
-    """
-    Z = torch.as_tensor(np.asarray(Z, dtype=np.float64) if not torch.is_tensor(Z) else Z,
-                        dtype=torch.float64)
-    if Z.ndim != 2:
-        raise ValueError(f"Z must be 2-D (points x coordinates), got shape {tuple(Z.shape)}")
-    rows = [_distance_block(Z[i:i + chunk_size], Z, manifold)
-            for i in range(0, len(Z), chunk_size)]
-    return torch.cat(rows).numpy()
-
-
-def _distance_block(A, B, manifold):
-    if isinstance(manifold, geoopt.Euclidean):
-        return torch.cdist(A, B)
-    if isinstance(manifold, geoopt.Sphere):
-        return torch.arccos((A @ B.T).clamp(-1.0, 1.0))
-    if _is_torus(manifold):
-        angles = [torch.arccos((manifold.take_submanifold_value(A, i) @
-                                manifold.take_submanifold_value(B, i).T).clamp(-1.0, 1.0))
-                  for i in range(len(manifold.manifolds))]
-        return torch.stack(angles).square().sum(0).sqrt()
-    if isinstance(manifold, geoopt.Lorentz):
-        k = manifold.k.to(A)
-        # -<a, b>_L = a0 b0 - <a', b'>, then in place: the N x N temporaries dominate the time
-        minus_inner = torch.addmm(A[:, :1] @ B[:, :1].T, A[:, 1:], B[:, 1:].T, alpha=-1)
-        return minus_inner.div_(k).clamp_min_(1.0).arccosh_().mul_(k.sqrt())
-    if isinstance(manifold, geoopt.PoincareBall):
-        c = manifold.c.to(A)
-        sq = torch.cdist(A, B).square()
-        denom = (1 - c * A.square().sum(1, keepdim=True)) * (1 - c * B.square().sum(1))
-        return torch.arccosh(1 + 2 * c * sq / denom) / c.sqrt()
-    return manifold.dist(A[:, None, :], B[None, :, :])
-
-
-def upper_triangle(D):
-    """The strictly upper-triangular entries of a square matrix, as a vector."""
-    D = np.asarray(D)
-    return D[np.triu_indices(len(D), k=1)]
-
-
-def distance_correlation(Z, manifold, D_ref):
-    """(Pearson, Spearman) between latent geodesic distances and a reference distance matrix."""
-    D_ref = np.asarray(D_ref)
-    if D_ref.shape != (len(Z), len(Z)):
-        raise ValueError(f"D_ref must be {len(Z)} x {len(Z)} to match Z, got {D_ref.shape}")
-    return correlate_distances(pairwise_distances(Z, manifold), D_ref)
-
-
-def correlate_distances(D, D_ref):
-    """(Pearson, Spearman) over the upper triangles of two distance matrices."""
-    return correlate(upper_triangle(D), upper_triangle(D_ref))
-
-
-def correlate(a, b):
-    """(Pearson, Spearman) between two vectors of paired distances."""
-    return float(stats.pearsonr(a, b)[0]), float(stats.spearmanr(a, b)[0])
-
-
-def tree_distances(labels, chunk_size=1024):
-    """Tree (edge count) distances between the nodes that samples belong to.
-
-    ``labels`` are branching path codes (N x depth+1): positive branch choices down to the node,
-    then one negative code (which observation of the node), then zeros. A sample's node is its
-    prefix of positive codes; distance = depth(a) + depth(b) - 2 depth(lowest common ancestor).
-    Observations of the same node are at distance 0.
-    """
-    path = _node_paths(labels)
-    depth = (path > 0).sum(1)
-    out = np.empty((len(path), len(path)), dtype=np.int64)
-    for i in range(0, len(path), chunk_size):
-        same = (path[i:i + chunk_size, None, :] == path[None, :, :]) & (path[i:i + chunk_size, None, :] > 0)
-        common = np.cumprod(same, axis=2).sum(2)
-        out[i:i + chunk_size] = depth[i:i + chunk_size, None] + depth[None, :] - 2 * common
-    return out
-
-
-def _node_paths(labels):
-    """Each sample's node as its prefix of positive branch codes, zero-padded."""
-    labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise ValueError(f"labels must be 2-D path codes, got shape {labels.shape}")
-    return np.where(np.cumprod(labels > 0, axis=1).astype(bool), labels, 0)
-
-
-def tree_nodes(labels):
-    """The tree behind branching path codes.
-
-    Returns ``(node_of_sample, edges, node_depth)``: each sample's node index, the (parent, child)
-    node pairs, and each node's depth (root 0).
-    """
-    paths, node_of = np.unique(_node_paths(labels), axis=0, return_inverse=True)
-    depth = (paths > 0).sum(1)
-    index = {tuple(p): i for i, p in enumerate(paths)}
-    edges = []
-    for child, (p, d) in enumerate(zip(paths, depth)):
-        if d > 0:
-            parent = p.copy()
-            parent[d - 1] = 0
-            if tuple(parent) in index:
-                edges.append((index[tuple(parent)], child))
-    return node_of.ravel(), edges, depth
-
-
-def circular_distances(phase):
-    """Distances on the unit-length circle: min(|a - b|, 1 - |a - b|) for phases in [0, 1)."""
-    phase = np.asarray(phase, dtype=np.float64)
-    diff = np.abs(phase[:, None] - phase[None, :]) % 1.0
-    return np.minimum(diff, 1.0 - diff)
-
-
-def hamming_distances(X):
-    """Hamming (L1) distances between rows of a binary matrix, via two matrix products."""
-    X = np.asarray(X, dtype=np.float32)
-    return X @ (1 - X).T + (1 - X) @ X.T
-
-
-def reconstruction_errors(X, X_hat):
-    """Mean absolute and mean squared error between data and reconstruction."""
-    diff = np.asarray(X, dtype=np.float64) - np.asarray(X_hat, dtype=np.float64)
-    return {"mae": float(np.abs(diff).mean()), "mse": float(np.square(diff).mean())}
-
-
-def binary_reconstruction_scores(X, P, threshold=0.5, eps=1e-7):
-    """Mean binary cross-entropy of probabilities ``P`` for binary ``X``, and the mean over samples
-    of the F1 score of ``P > threshold`` (a sample with no positives and none predicted scores 1)."""
-    X = np.asarray(X, dtype=bool)
-    P = np.clip(np.asarray(P, dtype=np.float64), eps, 1 - eps)
-    bce = -np.where(X, np.log(P), np.log1p(-P)).mean()
-    predicted = P > threshold
-    true_pos = (predicted & X).sum(1)
-    denominator = predicted.sum(1) + X.sum(1)
-    f1 = np.where(denominator > 0, 2 * true_pos / np.maximum(denominator, 1), 1.0)
-    return {"bce": float(bce), "f1": float(f1.mean())}

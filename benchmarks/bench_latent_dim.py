@@ -8,18 +8,15 @@ The paper (v2) reports RGD roughly flat in d and the P-VAE failing from 50-D on.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import datasets  # noqa: E402
-import pvae  # noqa: E402
-import rgd_utils as R  # noqa: E402
+import rgd_utils as R
+from rgdkit.data import branching
+from rgdkit.baselines import pvae
 
 
 def rgd_run(X, manifold, dim, epochs):
@@ -43,7 +40,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--dims", type=int, nargs="+", default=[2, 5, 50, 500])
     args = parser.parse_args(argv)
-    X, _, source = datasets.load_branching()
+    X, _, source = branching.load_branching()
     X = X[: int(0.82 * len(X))]
     print(f"data: {source}; {len(X)} training samples; {args.epochs} epochs per run; "
           f"{torch.get_num_threads()} threads, device {R.pick_device()}")

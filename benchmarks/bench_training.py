@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import datasets  # noqa: E402
-import rgd_utils as R  # noqa: E402
+import rgd_utils as R
+from rgdkit.data import branching
+import rgdkit.metrics as M
 
 
 def peak_rss_mb():
@@ -37,7 +34,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args(argv)
-    X, _, source = datasets.load_branching()
+    X, _, source = branching.load_branching()
     X = X[: int(0.82 * len(X))]
     print(f"data: {source}; {len(X)} training samples; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, device {R.pick_device()}")
@@ -50,7 +47,7 @@ def main(argv=None):
     m = R.make_manifold("lorentz", curvature=5)
     Z = R.random_points(m, 5000, 2, std=2.0)
     start = time.perf_counter()
-    R.pairwise_distances(Z, m)
+    M.pairwise_distances(Z, m)
     print(f"pairwise distances, 5000 points on H²: {time.perf_counter() - start:.3f} s")
 
 

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import datasets  # noqa: E402
-import evaluation as E  # noqa: E402
-import rgd_utils as R  # noqa: E402
+from rgdkit.data import branching
+from rgdkit.data import splits
+from rgdkit.experiments import loop as E
+from rgdkit.experiments import tables as T
+from rgdkit.files import results
+import rgdkit.metrics as M
 
 # notebook 2's paper-profile P-VAE
 BASE = dict(curvature=1.2, epochs=1000, batch_size=128, lr=1e-3, patience=50, kl_warmup=10)
@@ -45,21 +46,21 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = parser.parse_args(argv)
-    X, labels, source = datasets.load_branching(args.data)
-    split = datasets.split_indices(len(X), seed=0)
+    X, labels, source = branching.load_branching(args.data)
+    split = splits.split_indices(len(X), seed=0)
     print(f"data: {source}; seeds {args.seeds}", flush=True)
     records = []
     for name in args.variants:
         for seed in args.seeds:
-            record, *_ = E.fit_pvae(X, split, lambda idx: R.tree_distances(labels[idx]), seed,
+            record, *_ = E.fit_pvae(X, split, lambda idx: M.tree_distances(labels[idx]), seed,
                                     **{**BASE, **VARIANTS[name]})
             records.append({"setting": name, **{k: record[k] for k in METRICS + FAILURES}})
             print(f"{name}, seed {seed}: train r={record['train_pearson']:.3f} "
                   f"test r={record['test_pearson']:.3f} ({record['epochs_run']} epochs)", flush=True)
-    table, _ = E.summarise(records, by="setting", metrics=METRICS)
+    table, _ = T.summarise(records, by="setting", metrics=METRICS)
     failures = pd.DataFrame(records).groupby("setting", sort=False)[list(FAILURES)].sum()
     table = table.join(failures)
-    print(f"\nin {E.save_table(table, 'pvae_settings')}:\n{table.to_string()}")
+    print(f"\nin {results.save_table(table, 'pvae_settings')}:\n{table.to_string()}")
     return 0
 
 

@@ -26,8 +26,7 @@ from pathlib import Path
 from Bio import SeqIO
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from atomic_write import write_atomically  # noqa: E402
+from rgdkit.files.atomic import write_atomically
 
 HAPLOGREP_TREES = {"rsrs": "phylotree-rsrs@17.0", "rcrs": "phylotree-fu-rcrs@1.2"}
 MERGED_FASTA = "mtdna.fasta"

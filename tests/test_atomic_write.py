@@ -1,9 +1,9 @@
-"""atomic_write: the one way files are written."""
+"""rgdkit.files.atomic: the one way files are written."""
 import stat
 
 import pytest
 
-from atomic_write import write_atomically
+from rgdkit.files.atomic import write_atomically
 
 
 def test_writes_a_readable_file_and_leaves_no_temporary(tmp_path):

@@ -2,18 +2,18 @@
 import numpy as np
 import pytest
 
-import datasets
+from rgdkit.data import branching
 
 
 def test_generator_reproduces_published_data(shared_data):
     with np.load(shared_data / "branching" / "tensordataset.npz") as ref:
-        data, labels = datasets.simulate_branching_diffusion(seed=0)
+        data, labels = branching.simulate_branching_diffusion(seed=0)
         np.testing.assert_array_equal(labels, ref["labels"])
         np.testing.assert_allclose(data, ref["data"], rtol=0, atol=1e-12)
 
 
 def test_generator_structure_small_tree():
-    data, labels = datasets.simulate_branching_diffusion(dim=3, depth=2, n_siblings=4, seed=1)
+    data, labels = branching.simulate_branching_diffusion(dim=3, depth=2, n_siblings=4, seed=1)
     n_nodes = 1 + 2 + 4
     assert data.shape == (n_nodes * 4, 3) and labels.shape == (n_nodes * 4, 3)
     np.testing.assert_allclose(data.mean(0), 0, atol=1e-12)
@@ -26,8 +26,8 @@ def test_generator_structure_small_tree():
 
 
 def test_generator_depends_on_seed():
-    a, _ = datasets.simulate_branching_diffusion(dim=3, depth=1, n_siblings=2, seed=0)
-    b, _ = datasets.simulate_branching_diffusion(dim=3, depth=1, n_siblings=2, seed=1)
+    a, _ = branching.simulate_branching_diffusion(dim=3, depth=1, n_siblings=2, seed=0)
+    b, _ = branching.simulate_branching_diffusion(dim=3, depth=1, n_siblings=2, seed=1)
     assert not np.allclose(a, b)
 
 
@@ -35,6 +35,6 @@ def test_load_branching_rejects_bad_file(tmp_path):
     bad = tmp_path / "bad.npz"
     np.savez(bad, data=np.zeros((3, 2)))
     with pytest.raises(ValueError, match="labels"):
-        datasets.load_branching(bad)
+        branching.load_branching(bad)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        datasets.load_branching(tmp_path / "missing.npz")
+        branching.load_branching(tmp_path / "missing.npz")

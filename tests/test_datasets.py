@@ -15,9 +15,13 @@ import pytest
 from huggingface_hub import errors as hf_errors
 from scipy import sparse
 
-import datasets
+from rgdkit.data import branching
+from rgdkit.data import cellcycle
+from rgdkit.data import hmtdna
+from rgdkit.data import sources
+from rgdkit.data import splits
 
-HUB_LOG = f"Hub {datasets.HUB_REPO_ID}@{datasets.HUB_REVISION}"
+HUB_LOG = f"Hub {sources.HUB_REPO_ID}@{sources.HUB_REVISION}"
 # the HTTP client huggingface_hub uses (its HTTPError is re-exported as errors.HTTPError)
 http_client = importlib.import_module(hf_errors.HTTPError.__module__)
 
@@ -41,13 +45,13 @@ class FakeHub:
         assert timeout is not None and timeout <= 10
         if self.metadata_error is not None:
             raise self.metadata_error
-        relpath = url.split(f"/resolve/{datasets.HUB_REVISION}/")[1]
+        relpath = url.split(f"/resolve/{sources.HUB_REVISION}/")[1]
         return types.SimpleNamespace(size=self.sizes.get(relpath))
 
     def download(self, repo_id, filename, *, repo_type, revision, etag_timeout, force_download,
                  local_files_only):
-        assert (repo_id, repo_type, revision) == (datasets.HUB_REPO_ID, "dataset",
-                                                  datasets.HUB_REVISION)
+        assert (repo_id, repo_type, revision) == (sources.HUB_REPO_ID, "dataset",
+                                                  sources.HUB_REVISION)
         self.downloads.append({"filename": filename, "force_download": force_download,
                                "local_files_only": local_files_only})
         if self.download_error is not None:
@@ -58,19 +62,19 @@ class FakeHub:
         return str(found.pop(0) if isinstance(found, list) else found)
 
     def install(self, monkeypatch):
-        monkeypatch.setattr(datasets, "get_hf_file_metadata", self.metadata)
-        monkeypatch.setattr(datasets, "hf_hub_download", self.download)
+        monkeypatch.setattr(sources, "get_hf_file_metadata", self.metadata)
+        monkeypatch.setattr(sources, "hf_hub_download", self.download)
         return self
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """Empty data dir, no RGD_* / HF offline variables, and a Hub that cannot be reached."""
-    monkeypatch.setattr(datasets, "DATA_DIR", tmp_path / "data")
-    for name in (datasets.BRANCHING_ENV, datasets.CELLCYCLE_ENV, datasets.QUICKGO_ENV,
-                 datasets.HMTDNA_TABLE_ENV, *datasets.PHYLOTREE_ENVS.values(), "HF_HUB_OFFLINE"):
+    monkeypatch.setattr(sources, "DATA_DIR", tmp_path / "data")
+    for name in (branching.BRANCHING_ENV, cellcycle.CELLCYCLE_ENV, cellcycle.QUICKGO_ENV,
+                 hmtdna.HMTDNA_TABLE_ENV, *hmtdna.PHYLOTREE_ENVS.values(), "HF_HUB_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(datasets.hf_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(sources.hf_constants, "HF_HUB_OFFLINE", False)
     offline = http_client.ConnectError("[Errno -2] Name or service not known")
     FakeHub(metadata_error=offline, download_error=hf_errors.LocalEntryNotFoundError("no cache"))\
         .install(monkeypatch)
@@ -87,45 +91,45 @@ def _write(path, content=b"payload"):
 # --------------------------------------------------------------------------------------------
 def test_explicit_path_then_env_var_then_data_dir(tmp_path, monkeypatch, capsys):
     hub = FakeHub(files={"x/f.bin": _write(tmp_path / "hub.bin")}).install(monkeypatch)
-    in_data = _write(datasets.DATA_DIR / "x" / "f.bin")
+    in_data = _write(sources.DATA_DIR / "x" / "f.bin")
     given = _write(tmp_path / "given.bin")
     from_env = _write(tmp_path / "env.bin")
     monkeypatch.setenv("RGD_TEST_FILE", str(from_env))
 
-    assert datasets.fetch_data_file("x/f.bin", local_path=given, env_var="RGD_TEST_FILE") == given
-    assert datasets.fetch_data_file("x/f.bin", env_var="RGD_TEST_FILE") == from_env
+    assert sources.fetch_data_file("x/f.bin", local_path=given, env_var="RGD_TEST_FILE") == given
+    assert sources.fetch_data_file("x/f.bin", env_var="RGD_TEST_FILE") == from_env
     assert "$RGD_TEST_FILE" in capsys.readouterr().out
     monkeypatch.delenv("RGD_TEST_FILE")
-    assert datasets.fetch_data_file("x/f.bin", env_var="RGD_TEST_FILE") == in_data
+    assert sources.fetch_data_file("x/f.bin", env_var="RGD_TEST_FILE") == in_data
     assert hub.downloads == []
     in_data.unlink()
-    assert datasets.fetch_data_file("x/f.bin") == tmp_path / "hub.bin"
+    assert sources.fetch_data_file("x/f.bin") == tmp_path / "hub.bin"
     out = capsys.readouterr().out
     assert f"{in_data}: not there" in out and f"{HUB_LOG} x/f.bin: fetched" in out
 
 
 def test_named_file_that_is_missing_raises_instead_of_falling_back(tmp_path, monkeypatch):
-    _write(datasets.DATA_DIR / "x" / "f.bin")
+    _write(sources.DATA_DIR / "x" / "f.bin")
     with pytest.raises(FileNotFoundError, match="does not exist") as caught:
-        datasets.fetch_data_file("x/f.bin", local_path=tmp_path / "nope.bin")
-    assert not isinstance(caught.value, datasets.DataNotAvailableError)
+        sources.fetch_data_file("x/f.bin", local_path=tmp_path / "nope.bin")
+    assert not isinstance(caught.value, sources.DataNotAvailableError)
     monkeypatch.setenv("RGD_TEST_FILE", str(tmp_path / "nope.bin"))
     with pytest.raises(FileNotFoundError, match=r"\$RGD_TEST_FILE .*nope.bin does not exist"):
-        datasets.fetch_data_file("x/f.bin", env_var="RGD_TEST_FILE")
+        sources.fetch_data_file("x/f.bin", env_var="RGD_TEST_FILE")
 
 
 def test_not_available_error_names_the_file_and_the_three_fixes(capsys):
-    with pytest.raises(datasets.DataNotAvailableError) as caught:
-        datasets.fetch_data_file("cellcycle/thing.h5ad", env_var="RGD_THING")
+    with pytest.raises(sources.DataNotAvailableError) as caught:
+        sources.fetch_data_file("cellcycle/thing.h5ad", env_var="RGD_THING")
     message = str(caught.value)
     assert isinstance(caught.value, FileNotFoundError)
     assert "cellcycle/thing.h5ad is not available" in message
     assert "pass its path" in message
     assert "RGD_THING=/path/to/thing.h5ad" in message
-    assert str(datasets.DATA_DIR / "cellcycle" / "thing.h5ad") in message
+    assert str(sources.DATA_DIR / "cellcycle" / "thing.h5ad") in message
     assert "unreachable (ConnectError)" in message  # what was tried is in the message too
-    with pytest.raises(datasets.DataNotAvailableError) as caught:
-        datasets.fetch_data_file("x/y.bin", allow_hub=False)
+    with pytest.raises(sources.DataNotAvailableError) as caught:
+        sources.fetch_data_file("x/y.bin", allow_hub=False)
     assert "Hub" not in str(caught.value) and "environment variable" not in str(caught.value)
 
 
@@ -151,12 +155,12 @@ HUB_FAILURE_IDS = [type(error).__name__ for error, _ in HUB_FAILURES]
 @pytest.mark.parametrize("error, phrase", HUB_FAILURES, ids=HUB_FAILURE_IDS)
 def test_download_errors_fall_back_and_are_logged(error, phrase, monkeypatch, capsys):
     FakeHub(download_error=error).install(monkeypatch)
-    with pytest.raises(datasets.DataNotAvailableError):
-        datasets.fetch_data_file("x/f.bin")
+    with pytest.raises(sources.DataNotAvailableError):
+        sources.fetch_data_file("x/f.bin")
     out = capsys.readouterr().out
     assert f"{HUB_LOG} x/f.bin: {phrase} ({type(error).__name__})" in out
     # and the cell-cycle loader falls back to the simulator, saying so
-    datasets.load_cellcycle("auto", simulate_options={"n_cells": 50, "n_genes": 5})
+    cellcycle.load_cellcycle("auto", simulate_options={"n_cells": 50, "n_genes": 5})
     assert "SIMULATED cycling cells (offline fallback)" in capsys.readouterr().out
 
 
@@ -166,11 +170,11 @@ def test_metadata_errors_skip_the_retrying_download(error, phrase, tmp_path, mon
     hub.install(monkeypatch)
     missing = phrase == "not on the Hub"
     if missing:
-        with pytest.raises(datasets.DataNotAvailableError):
-            datasets.fetch_data_file("x/f.bin")
+        with pytest.raises(sources.DataNotAvailableError):
+            sources.fetch_data_file("x/f.bin")
         assert hub.downloads == []
     else:  # unreachable: only the local Hub cache is consulted, and it has the file
-        assert datasets.fetch_data_file("x/f.bin") == tmp_path / "cached.bin"
+        assert sources.fetch_data_file("x/f.bin") == tmp_path / "cached.bin"
         assert [d["local_files_only"] for d in hub.downloads] == [True]
     out = capsys.readouterr().out
     assert f"{HUB_LOG} x/f.bin: {phrase} ({type(error).__name__})" in out
@@ -182,7 +186,7 @@ def test_hf_hub_offline_uses_the_cache_only(tmp_path, monkeypatch, capsys):
                   metadata_error=AssertionError("network used while HF_HUB_OFFLINE=1"))
     hub.install(monkeypatch)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert datasets.fetch_data_file("x/f.bin") == tmp_path / "cached.bin"
+    assert sources.fetch_data_file("x/f.bin") == tmp_path / "cached.bin"
     assert hub.downloads == [{"filename": "x/f.bin", "force_download": False,
                               "local_files_only": True}]
     assert "HF_HUB_OFFLINE=1" in capsys.readouterr().out
@@ -193,13 +197,13 @@ def test_real_client_in_offline_mode_fails_fast(monkeypatch):
     import time
 
     import huggingface_hub
-    monkeypatch.setattr(datasets, "get_hf_file_metadata", huggingface_hub.get_hf_file_metadata)
-    monkeypatch.setattr(datasets, "hf_hub_download", huggingface_hub.hf_hub_download)
-    monkeypatch.setattr(datasets, "HUB_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(sources, "get_hf_file_metadata", huggingface_hub.get_hf_file_metadata)
+    monkeypatch.setattr(sources, "hf_hub_download", huggingface_hub.hf_hub_download)
+    monkeypatch.setattr(sources, "HUB_TIMEOUT_S", 2.0)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never reach out from the test suite
     start = time.perf_counter()
-    with pytest.raises(datasets.DataNotAvailableError):
-        datasets.fetch_data_file("cellcycle/not-a-real-file-for-tests.tsv")
+    with pytest.raises(sources.DataNotAvailableError):
+        sources.fetch_data_file("cellcycle/not-a-real-file-for-tests.tsv")
     assert time.perf_counter() - start < 5
 
 
@@ -209,7 +213,7 @@ def test_real_client_in_offline_mode_fails_fast(monkeypatch):
 def test_corrupt_download_is_fetched_again_once(tmp_path, monkeypatch, capsys):
     bad, good = _write(tmp_path / "bad.bin", b"xx"), _write(tmp_path / "good.bin", b"payload")
     hub = FakeHub(files={"x/f.bin": [bad, good]}, sizes={"x/f.bin": 7}).install(monkeypatch)
-    assert datasets.fetch_data_file("x/f.bin") == good
+    assert sources.fetch_data_file("x/f.bin") == good
     assert [d["force_download"] for d in hub.downloads] == [False, True]
     assert "2 bytes, expected 7); downloading it again" in capsys.readouterr().out
 
@@ -218,8 +222,8 @@ def test_download_still_corrupt_after_retry_is_not_used(tmp_path, monkeypatch, c
     bad = _write(tmp_path / "bad.bin", b"xx")
     digest = hashlib.sha256(b"payload").hexdigest()
     hub = FakeHub(files={"x/f.bin": [bad, bad, bad]}).install(monkeypatch)
-    with pytest.raises(datasets.DataNotAvailableError, match="corrupt"):
-        datasets.fetch_data_file("x/f.bin", sha256=digest)
+    with pytest.raises(sources.DataNotAvailableError, match="corrupt"):
+        sources.fetch_data_file("x/f.bin", sha256=digest)
     assert len(hub.downloads) == 2
     assert "not used" in capsys.readouterr().out
 
@@ -227,14 +231,14 @@ def test_download_still_corrupt_after_retry_is_not_used(tmp_path, monkeypatch, c
 def test_corrupt_local_files_are_reported_not_used(tmp_path, monkeypatch, capsys):
     good = _write(tmp_path / "hub.bin", b"payload")
     FakeHub(files={"x/f.bin": good}).install(monkeypatch)
-    _write(datasets.DATA_DIR / "x" / "f.bin", b"truncated")
+    _write(sources.DATA_DIR / "x" / "f.bin", b"truncated")
     digest = hashlib.sha256(b"payload").hexdigest()
-    assert datasets.fetch_data_file("x/f.bin", sha256=digest) == good
+    assert sources.fetch_data_file("x/f.bin", sha256=digest) == good
     assert "corrupt (sha256" in capsys.readouterr().out
-    with pytest.raises(datasets.CorruptDataError, match="9 bytes, expected 7"):
-        datasets.fetch_data_file("x/f.bin", local_path=datasets.DATA_DIR / "x" / "f.bin",
+    with pytest.raises(sources.CorruptDataError, match="9 bytes, expected 7"):
+        sources.fetch_data_file("x/f.bin", local_path=sources.DATA_DIR / "x" / "f.bin",
                                  expected_size=7)
-    assert datasets.fetch_data_file("x/f.bin", local_path=good, expected_size=7,
+    assert sources.fetch_data_file("x/f.bin", local_path=good, expected_size=7,
                                     sha256=digest) == good
 
 
@@ -259,17 +263,17 @@ def test_quickgo_keeps_unique_ensembl_symbols_sorted(tmp_path):
     path = _quickgo_file(tmp_path / "go.tsv", [("CDK1", "Ensembl"), ("MKI67", "UniProt"),
                                                ("CCNB1", "Ensembl"), ("CDK1", "Ensembl"),
                                                ("TOP2A", "Reactome")])
-    assert datasets.quickgo_cell_cycle_genes(path) == ["CCNB1", "CDK1"]
+    assert cellcycle.quickgo_cell_cycle_genes(path) == ["CCNB1", "CDK1"]
 
 
 def test_quickgo_wrong_schema_is_a_clear_error(tmp_path):
     wrong = tmp_path / "wrong.tsv"
     wrong.write_text("gene,source\nCDK1,Ensembl\n")
     with pytest.raises(ValueError, match=r"not a QuickGO annotation export.*'symbol'"):
-        datasets.quickgo_cell_cycle_genes(wrong)
+        cellcycle.quickgo_cell_cycle_genes(wrong)
     no_ensembl = _quickgo_file(tmp_path / "go.tsv", [("CDK1", "UniProt")])
     with pytest.raises(ValueError, match="no rows assigned by Ensembl"):
-        datasets.quickgo_cell_cycle_genes(no_ensembl)
+        cellcycle.quickgo_cell_cycle_genes(no_ensembl)
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,7 +281,7 @@ def test_quickgo_wrong_schema_is_a_clear_error(tmp_path):
 # --------------------------------------------------------------------------------------------
 def test_peco_file_loads_from_a_path(shared_data, capsys):
     path = shared_data / "cellcycle" / "peco_ipsc_101genes.h5ad"
-    adata, description = datasets.load_cellcycle(path)
+    adata, description = cellcycle.load_cellcycle(path)
     assert adata.shape == (888, 101)
     assert adata.X.dtype == np.float32 and isinstance(adata.X, np.ndarray)
     phase = adata.obs["cell_cycle_theta"].to_numpy()
@@ -286,7 +290,7 @@ def test_peco_file_loads_from_a_path(shared_data, capsys):
     assert "counts" in adata.layers
     assert str(path) in description and "888 cells x 101 genes" in description
     # the radians column gives the same phase
-    from_radians, _ = datasets.load_cellcycle(path, phase_key="theta")
+    from_radians, _ = cellcycle.load_cellcycle(path, phase_key="theta")
     np.testing.assert_allclose(from_radians.obs["cell_cycle_theta"], phase, atol=1e-6)
     assert "read as radians" in capsys.readouterr().out
 
@@ -302,15 +306,15 @@ def _small_anndata(n_cells=40, n_genes=6, seed=0):
 
 def test_missing_phase_key_lists_the_obs_columns():
     with pytest.raises(ValueError, match=r"obs\['phase'\].*\['cell_cycle_theta', 'batch'\]"):
-        datasets.prepare_phase_anndata(_small_anndata(), phase_key="phase")
+        cellcycle.prepare_phase_anndata(_small_anndata(), phase_key="phase")
 
 
 def test_nan_phase_is_an_error_unless_dropped(capsys):
     adata = _small_anndata()
     adata.obs.iloc[[3, 7, 11], 0] = np.nan
     with pytest.raises(ValueError, match="NaN for 3 of 40 cells.*drop_nan_phase=True"):
-        datasets.prepare_phase_anndata(adata)
-    prepared = datasets.prepare_phase_anndata(adata, drop_nan_phase=True)
+        cellcycle.prepare_phase_anndata(adata)
+    prepared = cellcycle.prepare_phase_anndata(adata, drop_nan_phase=True)
     assert prepared.n_obs == 37 and "c3" not in prepared.obs_names
     assert "dropping 3 of 40 cells" in capsys.readouterr().out
 
@@ -320,33 +324,33 @@ def test_nonfinite_expression_is_an_error():
     adata.X[5, 2] = np.nan
     adata.X[6, 1] = np.inf
     with pytest.raises(ValueError, match="2 NaN or infinite values in 2 cells"):
-        datasets.prepare_phase_anndata(adata)
+        cellcycle.prepare_phase_anndata(adata)
 
 
 def test_phase_out_of_range_and_non_numeric_are_errors():
     adata = _small_anndata()
     adata.obs["cell_cycle_theta"] *= 10
     with pytest.raises(ValueError, match="neither a phase"):
-        datasets.prepare_phase_anndata(adata)
+        cellcycle.prepare_phase_anndata(adata)
     with pytest.raises(ValueError, match="must be numeric"):
-        datasets.prepare_phase_anndata(adata, phase_key="batch")
+        cellcycle.prepare_phase_anndata(adata, phase_key="batch")
 
 
 def test_sparse_expression_becomes_dense_float32():
     adata = _small_anndata()
     dense = adata.X.copy()
     adata.X = sparse.csr_matrix(dense)
-    prepared = datasets.prepare_phase_anndata(adata)
+    prepared = cellcycle.prepare_phase_anndata(adata)
     assert isinstance(prepared.X, np.ndarray) and prepared.X.dtype == np.float32
     np.testing.assert_array_equal(prepared.X, dense.astype(np.float32))
 
 
 def test_gene_filter_keeps_listed_genes_and_rejects_an_empty_result():
     adata = _small_anndata()
-    prepared = datasets.prepare_phase_anndata(adata, gene_filter=["G4", "G1", "NOT_THERE"])
+    prepared = cellcycle.prepare_phase_anndata(adata, gene_filter=["G4", "G1", "NOT_THERE"])
     assert list(prepared.var_names) == ["G1", "G4"]
     with pytest.raises(ValueError, match="none of the 2 genes.*Ensembl"):
-        datasets.prepare_phase_anndata(adata, gene_filter=["ENSG1", "ENSG2"])
+        cellcycle.prepare_phase_anndata(adata, gene_filter=["ENSG1", "ENSG2"])
 
 
 def test_nonproliferating_as_column_mask_or_callable():
@@ -354,19 +358,19 @@ def test_nonproliferating_as_column_mask_or_callable():
     mask = np.arange(adata.n_obs) % 4 == 0
     adata.obs["quiet"] = mask
     for spec in ("quiet", mask, lambda a: a.obs["quiet"].to_numpy()):
-        prepared = datasets.prepare_phase_anndata(adata, nonproliferating=spec)
+        prepared = cellcycle.prepare_phase_anndata(adata, nonproliferating=spec)
         np.testing.assert_array_equal(prepared.obs["proliferating"], ~mask)
     with pytest.raises(ValueError, match="not boolean"):
-        datasets.prepare_phase_anndata(adata, nonproliferating="batch")
+        cellcycle.prepare_phase_anndata(adata, nonproliferating="batch")
     with pytest.raises(ValueError, match="boolean mask of shape"):
-        datasets.prepare_phase_anndata(adata, nonproliferating=mask[:5])
+        cellcycle.prepare_phase_anndata(adata, nonproliferating=mask[:5])
 
 
 # --------------------------------------------------------------------------------------------
 # Simulated cycling cells
 # --------------------------------------------------------------------------------------------
 def test_simulator_schema_and_determinism():
-    adata = datasets.simulate_cellcycle(n_cells=200, n_genes=30, nonproliferating_fraction=0.1,
+    adata = cellcycle.simulate_cellcycle(n_cells=200, n_genes=30, nonproliferating_fraction=0.1,
                                         seed=3)
     assert adata.shape == (200, 30)
     phase = adata.obs["cell_cycle_theta"].to_numpy()
@@ -377,14 +381,14 @@ def test_simulator_schema_and_determinism():
     assert (counts >= 0).all() and np.array_equal(counts, np.round(counts))
     np.testing.assert_allclose(adata.X, np.log1p(
         counts / counts.sum(1, keepdims=True) * np.median(counts.sum(1))), rtol=1e-5)
-    again = datasets.simulate_cellcycle(n_cells=200, n_genes=30, seed=3)
+    again = cellcycle.simulate_cellcycle(n_cells=200, n_genes=30, seed=3)
     np.testing.assert_array_equal(adata.layers["counts"], again.layers["counts"])
-    other = datasets.simulate_cellcycle(n_cells=200, n_genes=30, seed=4)
+    other = cellcycle.simulate_cellcycle(n_cells=200, n_genes=30, seed=4)
     assert not np.array_equal(adata.layers["counts"], other.layers["counts"])
 
 
 def test_simulated_expression_is_cyclic():
-    adata = datasets.simulate_cellcycle(n_cells=3000, n_genes=50, seed=0)
+    adata = cellcycle.simulate_cellcycle(n_cells=3000, n_genes=50, seed=0)
     cycling = adata[adata.obs["leiden"] != "1"]
     phase = cycling.obs["cell_cycle_theta"].to_numpy()
 
@@ -398,7 +402,7 @@ def test_simulated_expression_is_cyclic():
 
 
 def test_simulated_nonproliferating_cells_are_flat():
-    adata = datasets.simulate_cellcycle(n_cells=2000, n_genes=40, seed=1)
+    adata = cellcycle.simulate_cellcycle(n_cells=2000, n_genes=40, seed=1)
     quiet = adata.obs["leiden"].to_numpy() == "1"
     phase = adata.obs["cell_cycle_theta"].to_numpy()
     peak = adata.var["peak_phase"].to_numpy()
@@ -414,7 +418,7 @@ def test_simulated_nonproliferating_cells_are_flat():
 
 
 def test_load_cellcycle_simulated_applies_the_leiden_mask():
-    adata, description = datasets.load_cellcycle(
+    adata, description = cellcycle.load_cellcycle(
         "simulated", simulate_options={"n_cells": 100, "n_genes": 8})
     np.testing.assert_array_equal(adata.obs["proliferating"], adata.obs["leiden"] != "1")
     assert description.startswith("SIMULATED cycling cells (requested)")
@@ -446,9 +450,9 @@ def test_hub_fibroblast_file_gets_quickgo_genes_and_leiden_mask(tmp_path, monkey
     quickgo = _quickgo_file(tmp_path / "go.tsv", [("CDK1", "Ensembl"), ("CCNB1", "Ensembl"),
                                                   ("MKI67", "Ensembl"), ("ACTB", "UniProt"),
                                                   ("E2F1", "Ensembl")])
-    hub = FakeHub(files={datasets.CELLCYCLE_H5AD: h5ad, datasets.QUICKGO_TSV: quickgo})
+    hub = FakeHub(files={cellcycle.CELLCYCLE_H5AD: h5ad, cellcycle.QUICKGO_TSV: quickgo})
     hub.install(monkeypatch)
-    adata, description = datasets.load_cellcycle("auto")
+    adata, description = cellcycle.load_cellcycle("auto")
     assert sorted(adata.var_names) == ["CCNB1", "CDK1", "MKI67"]
     assert adata.n_obs == 30 and isinstance(adata.X, np.ndarray)
     np.testing.assert_array_equal(adata.obs["proliferating"], adata.obs["leiden"] != "1")
@@ -457,28 +461,28 @@ def test_hub_fibroblast_file_gets_quickgo_genes_and_leiden_mask(tmp_path, monkey
     assert "DeepCycle human fibroblasts" in description and "QuickGO" in description
     assert "SIMULATED" not in description
     out = capsys.readouterr().out
-    assert f"{HUB_LOG} {datasets.CELLCYCLE_H5AD}: fetched" in out
+    assert f"{HUB_LOG} {cellcycle.CELLCYCLE_H5AD}: fetched" in out
     assert "gene filter keeps 3 of 5 genes" in out
-    assert [d["filename"] for d in hub.downloads] == [datasets.CELLCYCLE_H5AD,
-                                                      datasets.QUICKGO_TSV]
+    assert [d["filename"] for d in hub.downloads] == [cellcycle.CELLCYCLE_H5AD,
+                                                      cellcycle.QUICKGO_TSV]
 
 
 def test_fibroblast_file_without_quickgo_keeps_all_genes(tmp_path, monkeypatch, capsys):
     h5ad = _hub_schema_h5ad(tmp_path / "fibroblasts.h5ad")
-    monkeypatch.setenv(datasets.CELLCYCLE_ENV, str(h5ad))
-    adata, description = datasets.load_cellcycle("hub")
+    monkeypatch.setenv(cellcycle.CELLCYCLE_ENV, str(h5ad))
+    adata, description = cellcycle.load_cellcycle("hub")
     assert adata.n_vars == 5 and "QuickGO list not available" in description
     assert "QuickGO list not available" in capsys.readouterr().out
 
 
 def test_hub_source_does_not_fall_back_to_simulated():
-    with pytest.raises(datasets.DataNotAvailableError, match=datasets.CELLCYCLE_ENV):
-        datasets.load_cellcycle("hub")
+    with pytest.raises(sources.DataNotAvailableError, match=cellcycle.CELLCYCLE_ENV):
+        cellcycle.load_cellcycle("hub")
 
 
 def test_missing_h5ad_path_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        datasets.load_cellcycle(tmp_path / "nothing.h5ad")
+        cellcycle.load_cellcycle(tmp_path / "nothing.h5ad")
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,18 +490,18 @@ def test_missing_h5ad_path_is_a_clear_error(tmp_path):
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("n", [888, 5367, 10])
 def test_split_indices_are_disjoint_cover_all_and_sized(n):
-    train, val, test = datasets.split_indices(n, seed=1)
+    train, val, test = splits.split_indices(n, seed=1)
     together = np.concatenate([train, val, test])
     assert len(together) == n and set(together) == set(range(n))
     assert abs(len(train) - 0.82 * n) <= 1 and abs(len(val) - 0.09 * n) <= 1
-    again = datasets.split_indices(n, seed=1)
+    again = splits.split_indices(n, seed=1)
     assert all(np.array_equal(a, b) for a, b in zip((train, val, test), again))
-    assert not np.array_equal(train, datasets.split_indices(n, seed=2)[0])
+    assert not np.array_equal(train, splits.split_indices(n, seed=2)[0])
 
 
 def test_split_indices_rejects_bad_fractions():
     with pytest.raises(ValueError, match="summing to 1"):
-        datasets.split_indices(10, fractions=(0.5, 0.2, 0.2))
+        splits.split_indices(10, fractions=(0.5, 0.2, 0.2))
 
 
 def test_load_branching_order_env_then_data_dir_then_simulated(tmp_path, monkeypatch, capsys):
@@ -507,15 +511,15 @@ def test_load_branching_order_env_then_data_dir_then_simulated(tmp_path, monkeyp
         return path
 
     from_env = npz(tmp_path / "env.npz", 1.0)
-    in_data = npz(datasets.DATA_DIR / datasets.BRANCHING_FILE, 2.0)
-    monkeypatch.setenv(datasets.BRANCHING_ENV, str(from_env))
-    data, _, source = datasets.load_branching()
+    in_data = npz(sources.DATA_DIR / branching.BRANCHING_FILE, 2.0)
+    monkeypatch.setenv(branching.BRANCHING_ENV, str(from_env))
+    data, _, source = branching.load_branching()
     assert data[0, 0] == 1.0 and source == str(from_env)
-    monkeypatch.delenv(datasets.BRANCHING_ENV)
-    data, _, source = datasets.load_branching()
+    monkeypatch.delenv(branching.BRANCHING_ENV)
+    data, _, source = branching.load_branching()
     assert data[0, 0] == 2.0 and source == str(in_data)
     in_data.unlink()
-    data, labels, source = datasets.load_branching()
+    data, labels, source = branching.load_branching()
     assert data.shape == (6350, 50) and labels.shape == (6350, 7)
     assert source.startswith("simulated")
     assert "Hub" not in capsys.readouterr().out
@@ -526,22 +530,22 @@ def test_load_branching_order_env_then_data_dir_then_simulated(tmp_path, monkeyp
 # --------------------------------------------------------------------------------------------
 @pytest.fixture
 def real_trees(shared_data, monkeypatch):
-    for reference, relpath in datasets.PHYLOTREE_FILES.items():
-        monkeypatch.setenv(datasets.PHYLOTREE_ENVS[reference],
+    for reference, relpath in hmtdna.PHYLOTREE_FILES.items():
+        monkeypatch.setenv(hmtdna.PHYLOTREE_ENVS[reference],
                            str(shared_data / "hmtdna" / Path(relpath).name))
-    return datasets.load_phylotrees()
+    return hmtdna.load_phylotrees()
 
 
 def test_missing_phylotree_names_the_file_and_the_variable():
-    with pytest.raises(datasets.DataNotAvailableError,
+    with pytest.raises(sources.DataNotAvailableError,
                        match=r"phylotree-rsrs-17.0.xml(.|\n)*RGD_PHYLOTREE_RSRS"):
-        datasets.load_phylotrees()
+        hmtdna.load_phylotrees()
 
 
 def test_report_on_rcrs_is_reexpressed_to_rsrs(real_trees, shared_data, capsys):
     report = shared_data / "hmtdna" / "1kgp_rcrs_haplogrep.txt.gz"
-    as_rcrs, _ = datasets.load_hmtdna_table("rcrs", real_trees, report)
-    as_rsrs, description = datasets.load_hmtdna_table("rsrs", real_trees, report, "rcrs")
+    as_rcrs, _ = hmtdna.load_hmtdna_table("rcrs", real_trees, report)
+    as_rsrs, description = hmtdna.load_hmtdna_table("rsrs", real_trees, report, "rcrs")
     assert "re-expressed to RSRS" in description and "re-expressing" in capsys.readouterr().out
     assert len(as_rsrs) == len(as_rcrs) == 2504
     # an rCRS genome (haplogroup H2a2a1) carries no rCRS variants but many RSRS ones
@@ -550,7 +554,7 @@ def test_report_on_rcrs_is_reexpressed_to_rsrs(real_trees, shared_data, capsys):
 
 
 def test_auto_without_table_falls_back_to_a_labelled_simulation(real_trees, capsys):
-    table, description = datasets.load_hmtdna_table("rsrs", real_trees, n_simulated=50)
+    table, description = hmtdna.load_hmtdna_table("rsrs", real_trees, n_simulated=50)
     assert len(table) == 50 and table.attrs["simulated"]
     assert description.startswith("SIMULATED") and "offline fallback" in description
     assert "hmtDNA/rsrs.pkl: not there" in capsys.readouterr().out
@@ -558,4 +562,4 @@ def test_auto_without_table_falls_back_to_a_labelled_simulation(real_trees, caps
 
 def test_unknown_reference_is_rejected(real_trees):
     with pytest.raises(ValueError, match="reference must be one of"):
-        datasets.load_hmtdna_table("hg19", real_trees)
+        hmtdna.load_hmtdna_table("hg19", real_trees)

@@ -5,17 +5,24 @@ import pytest
 import torch
 from scipy.spatial.distance import cdist
 
-import datasets
-import evaluation as E
 import rgd_utils as R
+from rgdkit.baselines import umap as umap_baseline
+from rgdkit.data import branching
+from rgdkit.data import splits
+from rgdkit.experiments import loop as E
+from rgdkit.experiments import profiles
+from rgdkit.experiments import pullback_study as PS
+from rgdkit.experiments import tables as T
+from rgdkit.files import results
+import rgdkit.metrics as M
 
 
 def test_profile_from_environment(monkeypatch):
     monkeypatch.setenv("RGD_PROFILE", "paper")
-    assert E.current_profile() == "paper"
+    assert profiles.current_profile() == "paper"
     monkeypatch.setenv("RGD_PROFILE", "slow")
     with pytest.raises(ValueError, match="'slow' is not a profile"):
-        E.current_profile()
+        profiles.current_profile()
 
 
 def test_subsample_is_sorted_unique_and_bounded():
@@ -36,30 +43,30 @@ def test_summarise_and_beside_paper():
     records = [{"model": "a", "seed": s, "train_pearson": v, "test_pearson": v - 0.1}
                for s, v in enumerate([0.7, 0.9])] + [{"model": "b", "seed": 0, "train_pearson": 0.5,
                                                       "test_pearson": 0.4, "test_mse": 0.2}]
-    table, numeric = E.summarise(records)
+    table, numeric = T.summarise(records)
     assert table.loc["a", "test_mse"] == "—" and table.loc["b", "test_mse"] == "0.20 ± 0.00"
     assert table.loc["a", "train_pearson"] == "0.80 ± 0.10" and table.loc["a", "n_seeds"] == 2
     assert numeric.loc["b", "test_pearson_std"] == 0.0
-    side = E.beside_paper(numeric, {"a": {"train_pearson": 0.81}, "c": {"train_pearson": 0.5}})
+    side = T.beside_paper(numeric, {"a": {"train_pearson": 0.81}, "c": {"train_pearson": 0.5}})
     assert side.loc["a", "train_pearson (ours)"] == 0.8 and side.loc["a", "train_pearson (paper)"] == 0.81
     assert np.isnan(side.loc["c", "train_pearson (ours)"])
 
 
 def test_save_table_is_atomic(tmp_path):
-    path = E.save_table(pd.DataFrame({"x": [1, 2]}), "t", tmp_path)
+    path = results.save_table(pd.DataFrame({"x": [1, 2]}), "t", tmp_path)
     assert path == tmp_path / "t.csv" and pd.read_csv(path)["x"].tolist() == [1, 2]
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
 
 
 def test_failed_write_keeps_the_previous_file(tmp_path):
-    E.save_table(pd.DataFrame({"x": [1]}), "t", tmp_path)
+    results.save_table(pd.DataFrame({"x": [1]}), "t", tmp_path)
 
     class Unwritable(pd.DataFrame):
         def to_csv(self, *args, **kwargs):
             raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        E.save_table(Unwritable({"x": [2]}), "t", tmp_path)
+        results.save_table(Unwritable({"x": [2]}), "t", tmp_path)
     assert pd.read_csv(tmp_path / "t.csv")["x"].tolist() == [1]
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
 
@@ -69,35 +76,35 @@ def test_save_anndata_round_trip(tmp_path):
 
     adata = ad.AnnData(np.arange(6, dtype=np.float32).reshape(3, 2))
     adata.obsm["X_rgd_sphere"] = np.eye(3)
-    path = E.save_anndata(adata, "cells", tmp_path)
+    path = results.save_anndata(adata, "cells", tmp_path)
     assert np.array_equal(ad.read_h5ad(path).obsm["X_rgd_sphere"], np.eye(3))
 
 
 def test_latents_in_data_order_inverts_the_split():
-    split = datasets.split_indices(20, seed=3)
+    split = splits.split_indices(20, seed=3)
     Z = np.arange(20.0)[:, None] * np.ones((1, 3))
     assert np.array_equal(E.latents_in_data_order(split, *(Z[i] for i in split)), Z)
 
 
 def test_fit_rgd_record():
-    X, labels = datasets.simulate_branching_diffusion(depth=3, n_siblings=20, seed=0)
-    split = datasets.split_indices(len(X), seed=0)
-    ref = lambda idx: R.tree_distances(labels[idx])
+    X, labels = branching.simulate_branching_diffusion(depth=3, n_siblings=20, seed=0)
+    split = splits.split_indices(len(X), seed=0)
+    ref = lambda idx: M.tree_distances(labels[idx])
     record, model, Z_train, Z_test = E.fit_rgd(X, split, ref, seed=0, manifold="lorentz", curvature=5,
                                                noise_std=1.0, epochs=40, n_starts=3, test_epochs=20,
                                                verbose=False)
     assert Z_train.shape == (len(split[0]), 3) and Z_test.shape == (len(split[2]), 3)
-    assert set(E.METRICS) <= set(record) and record["epochs_run"] <= 40
+    assert set(T.METRICS) <= set(record) and record["epochs_run"] <= 40
     assert record["train_pearson"] > 0.3  # the tree shows through after 40 epochs
 
 
 def test_fit_pvae_record_has_the_rgd_metrics_and_the_failure_counts():
-    X, labels = datasets.simulate_branching_diffusion(depth=3, n_siblings=20, seed=0)
-    split = datasets.split_indices(len(X), seed=0)
-    ref = lambda idx: R.tree_distances(labels[idx])
+    X, labels = branching.simulate_branching_diffusion(depth=3, n_siblings=20, seed=0)
+    split = splits.split_indices(len(X), seed=0)
+    ref = lambda idx: M.tree_distances(labels[idx])
     record, model, Z_train, Z_test = E.fit_pvae(X, split, ref, seed=0, epochs=5, kl_warmup=2,
                                                 verbose=False)
-    assert set(E.METRICS) <= set(record) and record["epochs_run"] <= 5
+    assert set(T.METRICS) <= set(record) and record["epochs_run"] <= 5
     assert Z_train.shape == (len(split[0]), 2) and Z_test.shape == (len(split[2]), 2)
     radius = 1 / np.sqrt(model.curvature)
     assert np.linalg.norm(np.asarray(Z_test), axis=1).max() < radius
@@ -121,8 +128,8 @@ class ChartDecoder(torch.nn.Module):
 def test_pullback_scores_equal_manifold_scores_for_an_isometric_decoder():
     sphere = R.make_manifold("sphere", 2)
     Z = R.random_points(sphere, 30, 2, generator=torch.Generator().manual_seed(0)).numpy()
-    great_circle = lambda idx: R.pairwise_distances(Z[idx], sphere)
-    scores, keep, lengths = E.pullback_scores(ChartDecoder(sphere, 1.0), Z, np.arange(30),
+    great_circle = lambda idx: M.pairwise_distances(Z[idx], sphere)
+    scores, keep, lengths = PS.pullback_scores(ChartDecoder(sphere, 1.0), Z, np.arange(30),
                                               great_circle, max_points=20, steps=30, progress=False)
     assert len(keep) == scores["n_points"] == 20 and len(lengths) == 20 * 19 // 2
     assert scores["manifold_pearson"] == pytest.approx(1.0)
@@ -134,7 +141,7 @@ def test_pullback_distances_recover_the_data_geometry_a_stretched_chart_hides():
     Z = np.random.default_rng(0).normal(size=(40, 2))
     scale = np.array([1.0, 10.0])
     in_data_space = lambda idx: np.linalg.norm((Z[idx, None] - Z[None, idx]) * scale, axis=-1)
-    scores, _, _ = E.pullback_scores(ChartDecoder(plane, scale), Z, np.arange(40), in_data_space,
+    scores, _, _ = PS.pullback_scores(ChartDecoder(plane, scale), Z, np.arange(40), in_data_space,
                                      max_points=40, n_points=8, steps=5, progress=False)
     assert scores["pullback_pearson"] == pytest.approx(1.0, abs=1e-3)
     assert scores["manifold_pearson"] < 0.9
@@ -153,7 +160,7 @@ def test_umap_embedding_leaves_torch_thread_count_as_it_was():
     torch.set_num_threads(1)
     try:
         X = np.random.default_rng(0).normal(size=(120, 5)).astype(np.float32)
-        U_train, U_test = E.umap_embedding(X[:100], X[100:], n_neighbors=10)
+        U_train, U_test = umap_baseline.umap_embedding(X[:100], X[100:], n_neighbors=10)
         assert U_train.shape == (100, 2) and U_test.shape == (20, 2)
         assert torch.get_num_threads() == 1
     finally:
@@ -163,7 +170,7 @@ def test_umap_embedding_leaves_torch_thread_count_as_it_was():
 def test_geodesic_pair_table_on_an_isometric_sphere_decoder():
     sphere = R.make_manifold("sphere", 2)
     Z = R.random_points(sphere, 4, 2, generator=torch.Generator().manual_seed(1)).numpy()
-    table, geodesics, great_circles = E.geodesic_pair_table(ChartDecoder(sphere, 1.0), Z, [(0, 1), (2, 3)],
+    table, geodesics, great_circles = PS.geodesic_pair_table(ChartDecoder(sphere, 1.0), Z, [(0, 1), (2, 3)],
                                                             n_points=64, steps=20)
     assert len(geodesics) == len(great_circles) == 2 and geodesics[0].shape == (64, 3)
     # chords of a fine great circle add up to its arc length; no curve on the sphere is shorter
@@ -176,7 +183,7 @@ def test_geodesic_pair_table_lengths_follow_a_stretched_chart():
     plane = R.make_manifold("euclidean", 2)
     Z = np.array([[0.0, 0.0], [1.0, 1.0]])
     scale = np.array([1.0, 10.0])
-    table, _, _ = E.geodesic_pair_table(ChartDecoder(plane, scale), Z, [(0, 1)], n_points=8, steps=0)
+    table, _, _ = PS.geodesic_pair_table(ChartDecoder(plane, scale), Z, [(0, 1)], n_points=8, steps=0)
     assert table.loc[0, "manifold distance"] == pytest.approx(np.sqrt(2))
     assert table.loc[0, "pullback length of the manifold geodesic"] == pytest.approx(np.sqrt(101))
 
@@ -184,7 +191,7 @@ def test_geodesic_pair_table_lengths_follow_a_stretched_chart():
 def test_pullback_table_names_the_distances_and_the_sample():
     scores = dict(n_points=7, manifold_pearson=0.1, manifold_spearman=0.2, pullback_pearson=0.3,
                   pullback_spearman=0.4)
-    table = E.pullback_table(scores, "S² distance", "phase")
+    table = PS.pullback_table(scores, "S² distance", "phase")
     assert list(table.columns) == ["S² distance", "pullback geodesic distance"]
     assert table.loc["Pearson with phase (7 points)", "pullback geodesic distance"] == 0.3
     assert table.loc["Spearman with phase", "S² distance"] == 0.2

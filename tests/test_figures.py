@@ -5,16 +5,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import geoopt  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
-from matplotlib.patches import Circle  # noqa: E402
-from mpl_toolkits.mplot3d.art3d import Line3DCollection  # noqa: E402
+import geoopt
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.patches import Circle
+from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
-import figures  # noqa: E402
+from rgdkit.plotting import figures
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

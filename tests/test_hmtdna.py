@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import hmtdna
+from rgdkit.data import hmtdna
+from rgdkit.data import phylotree
 
 TINY_TREE = """<?xml version="1.0" encoding="UTF-8"?>
 <phylotree>
@@ -39,14 +40,14 @@ TINY_TREE = """<?xml version="1.0" encoding="UTF-8"?>
 def tiny_tree(tmp_path_factory):
     path = tmp_path_factory.mktemp("tree") / "tiny.xml"
     path.write_text(TINY_TREE)
-    return hmtdna.load_phylotree(path)
+    return phylotree.load_phylotree(path)
 
 
 @pytest.fixture(scope="module")
 def trees(shared_data):
     folder = shared_data / "hmtdna"
-    return (hmtdna.load_phylotree(folder / "phylotree-rsrs-17.0.xml"),
-            hmtdna.load_phylotree(folder / "phylotree-fu-rcrs-1.2.xml"))
+    return (phylotree.load_phylotree(folder / "phylotree-rsrs-17.0.xml"),
+            phylotree.load_phylotree(folder / "phylotree-fu-rcrs-1.2.xml"))
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def test_real_report_has_the_1000_genomes_samples_with_list_variants(report):
     assert all(isinstance(v, list) for v in report["Input_Sample"])
     calls = [c for variants in report["Input_Sample"] for c in variants]
     # quotes stripped and strings split: every call is one definite variant
-    assert all(hmtdna.parse_variant(c) is not None for c in calls)
+    assert all(phylotree.parse_variant(c) is not None for c in calls)
     assert report["Input_Sample"].map(len).median() > 20
 
 
@@ -185,7 +186,7 @@ def test_one_hot_matches_a_naive_count_on_the_real_report(report):
 
 
 def test_sort_variants_puts_insertions_after_their_position():
-    assert hmtdna.sort_variants(["2157G", "2156.1A", "573.XC", "2156A", "573.2C"]) == \
+    assert phylotree.sort_variants(["2157G", "2156.1A", "573.XC", "2156A", "573.2C"]) == \
         ["573.2C", "573.XC", "2156A", "2156.1A", "2157G"]
 
 
@@ -249,7 +250,7 @@ def test_real_back_mutation_and_known_rcrs_markers(trees):
 # Re-expression
 # --------------------------------------------------------------------------------------------
 def test_reexpress_known_answer_with_a_triallelic_site():
-    shift = hmtdna.ReferenceShift(rsrs_alleles={"100": "A", "200": "G"},
+    shift = phylotree.ReferenceShift(rsrs_alleles={"100": "A", "200": "G"},
                                   rcrs_alleles={"100": "G", "200": "T"})
     # 100A is the RSRS allele; the sample carries rCRS's 200T; 300C is away from the difference
     assert shift.convert(["100A", "300C"], "rcrs", "rsrs") == ["200T", "300C"]
@@ -263,11 +264,11 @@ def test_reexpress_known_answer_with_a_triallelic_site():
 def test_reexpress_reference_profiles_vanish(trees):
     rsrs, rcrs = trees
     kw = dict(rsrs_tree=rsrs, rcrs_tree=rcrs)
-    assert hmtdna.reexpress(rsrs.profile("H2a2a1"), "rsrs", "rcrs", **kw) == []
-    assert hmtdna.reexpress(rcrs.profile("mt-MRCA"), "rcrs", "rsrs", **kw) == []
-    assert set(hmtdna.reexpress([], "rcrs", "rsrs", **kw)) == rsrs.profile("H2a2a1")
+    assert phylotree.reexpress(rsrs.profile("H2a2a1"), "rsrs", "rcrs", **kw) == []
+    assert phylotree.reexpress(rcrs.profile("mt-MRCA"), "rcrs", "rsrs", **kw) == []
+    assert set(phylotree.reexpress([], "rcrs", "rsrs", **kw)) == rsrs.profile("H2a2a1")
     with pytest.raises(ValueError, match="rooted"):
-        hmtdna.reexpress([], rsrs_tree=rcrs, rcrs_tree=rsrs)
+        phylotree.reexpress([], rsrs_tree=rcrs, rcrs_tree=rsrs)
 
 
 def test_reexpressed_tree_profiles_match_the_other_tree(trees):
@@ -277,7 +278,7 @@ def test_reexpressed_tree_profiles_match_the_other_tree(trees):
     recorded mutations; agreement is high but not total.
     """
     rsrs, rcrs = trees
-    shift = hmtdna.ReferenceShift.from_trees(rsrs, rcrs)
+    shift = phylotree.ReferenceShift.from_trees(rsrs, rcrs)
     shared = [name for name in rsrs.parent if name in rcrs]
     agree = sum(set(shift.convert(rsrs.profile(n), "rsrs", "rcrs")) == rcrs.profile(n)
                 for n in shared)
@@ -286,8 +287,8 @@ def test_reexpressed_tree_profiles_match_the_other_tree(trees):
 
 def test_reexpress_round_trip_on_1000_genomes(report, trees):
     rsrs, rcrs = trees
-    to_rsrs = hmtdna.reexpress_table(report, "rcrs", "rsrs", rsrs_tree=rsrs, rcrs_tree=rcrs)
-    back = hmtdna.reexpress_table(to_rsrs, "rsrs", "rcrs", rsrs_tree=rsrs, rcrs_tree=rcrs)
+    to_rsrs = phylotree.reexpress_table(report, "rcrs", "rsrs", rsrs_tree=rsrs, rcrs_tree=rcrs)
+    back = phylotree.reexpress_table(to_rsrs, "rsrs", "rcrs", rsrs_tree=rsrs, rcrs_tree=rcrs)
     assert to_rsrs.attrs["reference"] == "rsrs"
     assert [sorted(v) for v in back["Input_Sample"]] == [sorted(v) for v in report["Input_Sample"]]
     # in RSRS terms each sample sits near its haplogroup's profile and far from the root

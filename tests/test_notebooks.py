@@ -4,18 +4,14 @@ The committed notebooks are never rewritten: each runs as a copy in a temporary 
 results (figures, tables) going to a temporary ``RGD_RESULTS_DIR``. Where the real data beside the
 project is present, the notebooks run on it, as CI does.
 """
-import sys
-
 import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import ROOT, SHARED_DATA
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from run_notebooks import (collapse_progress, execute, notebooks_in,  # noqa: E402
-                           shared_data_environment)
+from rgdkit.notebooks.runner import (RENDERED, collapse_progress, execute, notebooks_in,
+                                     shared_data_environment)
 
 
 def hmtdna_spec(reference):
@@ -123,8 +119,26 @@ def test_a_failing_run_keeps_its_outputs_beside_the_output_and_raises(tmp_path):
         execute(notebook, tmp_path / "out" / notebook.name, "fast")
     assert not (tmp_path / "out" / notebook.name).exists()
     failed = nbformat.read(tmp_path / "out" / "9_Broken.failed.ipynb", as_version=4)
-    assert "computed first" in failed.cells[0].outputs[0]["text"]
-    assert failed.cells[1].outputs[0]["ename"] == "ZeroDivisionError"
+    code = [cell for cell in failed.cells if cell.cell_type == "code"]
+    assert "computed first" in code[-2].outputs[0]["text"]
+    assert code[-1].outputs[0]["ename"] == "ZeroDivisionError"
+
+
+def code_cells(nb, skip_tags=("parameters", "injected-parameters")):
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"
+            and not set(cell.metadata.get("tags", [])) & set(skip_tags)]
+
+
+@pytest.mark.parametrize("name", sorted(RENDERED))
+def test_rendered_notebook_has_its_sources_code_but_for_the_parameters(name):
+    source, parameters = RENDERED[name]
+    rendered = nbformat.read(ROOT / name, as_version=4)
+    assert code_cells(rendered) == code_cells(nbformat.read(ROOT / source, as_version=4))
+    injected = [cell.source for cell in rendered.cells
+                if "injected-parameters" in cell.metadata.get("tags", [])]
+    assert len(injected) == 1
+    for key, value in parameters.items():
+        assert f"{key} = {value!r}".replace("'", '"') in injected[0]
 
 
 @pytest.mark.notebook

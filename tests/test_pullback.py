@@ -8,9 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-import figures
-import pullback as P
+from rgdkit.plotting import figures
 import rgd_utils as R
+import rgdkit.metrics as M
+from rgdkit.geometry import pullback as P
 
 F64 = torch.float64
 
@@ -268,12 +269,12 @@ def test_curve_length_of_polyline():
 def test_geodesic_distances_on_sphere_match_great_circle_distances():
     m, Z = points("sphere", n=5, std=0.8)
     lengths = P.geodesic_distances(lambda x: x, Z, m, n_points=24, steps=20, progress=False)
-    exact = R.upper_triangle(R.pairwise_distances(Z, m))
+    exact = M.upper_triangle(M.pairwise_distances(Z, m))
     assert lengths.shape == (10,)
     np.testing.assert_allclose(lengths, exact, rtol=2e-3)  # chords of a 23-segment arc
     some = P.geodesic_distances(lambda x: x, Z, m, pairs=[(0, 3), (4, 1)], n_points=24, steps=20,
                                 batch_size=1, progress=False)
-    D = R.pairwise_distances(Z, m)
+    D = M.pairwise_distances(Z, m)
     np.testing.assert_allclose(some, [D[0, 3], D[4, 1]], rtol=2e-3)
 
 

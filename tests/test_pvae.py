@@ -4,11 +4,13 @@ import math
 import geoopt
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 import torch
 from scipy import stats
 
-import pvae as P
 import rgd_utils as R
+import rgdkit.metrics as M
+from rgdkit.baselines import pvae as P
 
 F64 = torch.float64
 
@@ -296,7 +298,7 @@ def three_clusters(n=300, d=10, seed=0):
 def fitted():
     X, y = three_clusters()
     model = P.PoincareVAE(curvature=1.2, epochs=30, batch_size=32, kl_warmup=5, verbose=False)
-    model.fit(X[:240], X[240:])
+    model.fit(X[:240], X_val=X[240:])
     return model, X, y
 
 
@@ -312,14 +314,14 @@ def test_vae_trains_and_latents_live_in_the_ball(fitted):
     np.testing.assert_array_equal(model.latents_, Z[:240])
     assert model.inverse_transform(Z).shape == (300, 10)
     # latent geodesic distances (rgd_utils, same ball) separate the clusters
-    D = R.pairwise_distances(Z, model.manifold_)
+    D = M.pairwise_distances(Z, model.manifold_)
     ref = model.manifold_.dist(torch.as_tensor(Z)[:, None], torch.as_tensor(Z)[None]).numpy()
     off = ~np.eye(300, dtype=bool)
     np.testing.assert_allclose(D[off], ref[off], atol=1e-6)
     same = y[:, None] == y[None]
     assert D[same & off].mean() < 0.2 * D[~same].mean()
     # the decoder reconstructs the cluster means from the posterior means
-    assert R.reconstruction_errors(X, model.inverse_transform(Z))["mse"] < 0.2
+    assert M.reconstruction_errors(X, model.inverse_transform(Z))["mse"] < 0.2
 
 
 def test_iwae_bound_is_above_the_elbo(fitted):
@@ -335,7 +337,7 @@ def test_iwae_bound_is_above_the_elbo(fitted):
 def test_early_stopping_restores_the_best_validation_state():
     X, _ = three_clusters()
     model = P.PoincareVAE(epochs=80, batch_size=32, lr=1e-2, patience=3, verbose=False)
-    model.fit(X[:240], X[240:])
+    model.fit(X[:240], X_val=X[240:])
     val = np.array(model.history_["val_loss"])
     assert len(val) < 80 and len(val) == model.best_epoch_ + model.patience + 2
     assert model.best_epoch_ == int(np.argmin(val))
@@ -357,7 +359,7 @@ def test_forced_nan_warns_and_keeps_the_best_state(monkeypatch):
     monkeypatch.setattr(P.PoincareVAE, "_batch_loss", staticmethod(nan_from_epoch_3))
     model = P.PoincareVAE(epochs=20, batch_size=32, verbose=False)
     with pytest.warns(R.TrainingDiverged, match=r"epoch 3 .*best state \(epoch [0-2]\)"):
-        model.fit(X[:240], X[240:])
+        model.fit(X[:240], X_val=X[240:])
     assert model.diverged_at_ == 3 and model.failures_["nan_epochs"] == 1
     assert len(model.history_["epoch"]) == 4 and math.isnan(model.history_["train_loss"][3])
     assert all(torch.isfinite(p).all() for p in model.net_.parameters())
@@ -392,10 +394,10 @@ def test_bad_inputs_raise_clear_errors(kwargs, X, match):
 
 def test_transform_checks_fit_features_and_latents():
     model = P.PoincareVAE(epochs=2, verbose=False)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         model.transform(np.zeros((2, 3)))
     model.fit(np.random.default_rng(0).normal(size=(20, 3)))
-    with pytest.raises(ValueError, match="4 features but the model was fitted on 3"):
+    with pytest.raises(ValueError, match="4 features, but PoincareVAE is expecting 3"):
         model.transform(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="N x 2"):
         model.inverse_transform(np.zeros((2, 3)))

@@ -4,7 +4,7 @@ import importlib.util
 import numpy as np
 import pandas as pd
 
-import datasets
+from rgdkit.data import branching
 from conftest import ROOT
 
 
@@ -16,7 +16,7 @@ def load_script():
 
 
 def test_settings_table_pools_seeds_per_setting(tmp_path, monkeypatch, capsys):
-    data, labels = datasets.simulate_branching_diffusion(dim=8, depth=3, n_siblings=12)
+    data, labels = branching.simulate_branching_diffusion(dim=8, depth=3, n_siblings=12)
     np.savez(tmp_path / "small.npz", data=data, labels=labels)
     monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
     assert load_script().main(["--data", str(tmp_path / "small.npz"), "--seeds", "0", "1",

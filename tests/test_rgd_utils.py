@@ -1,14 +1,15 @@
 """Core method: manifolds, geometry-aware noise, the estimator and the distance metrics."""
-import warnings
 
 import geoopt
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 import torch
 from scipy.spatial.distance import cdist
 
-import datasets
 import rgd_utils as R
+from rgdkit.data import branching
+import rgdkit.metrics as M
 
 DIM = {"euclidean": 2, "sphere": 2, "torus": 2, "lorentz": 2, "poincare": 2}
 AMBIENT = {"euclidean": 2, "sphere": 3, "torus": 4, "lorentz": 3, "poincare": 2}
@@ -21,7 +22,7 @@ def seeded():
 
 def small_tree(seed=0):
     """620 x 50 branching data (31 nodes, 20 observations each) with its path codes."""
-    return datasets.simulate_branching_diffusion(depth=4, n_siblings=20, seed=seed)
+    return branching.simulate_branching_diffusion(depth=4, n_siblings=20, seed=seed)
 
 
 # ---- manifolds ---------------------------------------------------------------------------
@@ -57,7 +58,7 @@ def test_lorentz_closed_form_transport_matches_geoopt():
     m = R.make_manifold("lorentz", curvature=5.0)
     y = R.random_points(m, 64, 2, std=2.0)
     v = torch.randn(64, 2, dtype=torch.float64)
-    ours = R._lorentz_transport_from_origin(y, v, m.k)
+    ours = R.lorentz_transport_from_origin(y, v, m.k)
     ref = m.transp0(y, torch.cat([torch.zeros(64, 1, dtype=torch.float64), v], 1))
     torch.testing.assert_close(ours, ref)
 
@@ -142,7 +143,7 @@ def test_trained_latents_stay_on_manifold(name, dtype):
     X, _ = small_tree()
     model = R.RiemannianDecoder(manifold=name, curvature=5 if name == "lorentz" else None,
                                 noise_std=0.5, epochs=15, lr_latent=0.2, dtype=dtype, verbose=False)
-    Z = model.fit_transform(X[:400], X[400:500])
+    Z = model.fit_transform(X[:400], X_val=X[400:500])
     assert Z.shape == (400, AMBIENT[name]) and np.isfinite(Z).all()
     model.manifold_.assert_check_point_on_manifold(torch.as_tensor(Z, dtype=dtype), atol=1e-4)
     assert model.latents_.dtype == np.dtype(str(dtype).split(".")[1])
@@ -154,10 +155,10 @@ def test_round_trip_fit_transform_inverse_transform():
     X, _ = small_tree()
     model = R.RiemannianDecoder(manifold="sphere", epochs=60, lr_latent=0.3, n_starts=5,
                                 test_epochs=60, lr_test=0.1, verbose=False)
-    Z = model.fit_transform(torch.as_tensor(X[:500]), X[500:])
+    Z = model.fit_transform(torch.as_tensor(X[:500]), X_val=X[500:])
     X_hat = model.inverse_transform(Z)
     assert X_hat.shape == (500, 50)
-    train_err = R.reconstruction_errors(X[:500], X_hat)["mse"]
+    train_err = M.reconstruction_errors(X[:500], X_hat)["mse"]
     assert train_err < 0.9  # learned something: the data have unit variance
     Z_new = model.transform(X[500:])
     assert Z_new.shape == (120, 3)
@@ -165,7 +166,7 @@ def test_round_trip_fit_transform_inverse_transform():
     assert model.reconstruction_errors(X[500:], Z_new)["mse"] < 0.9
     # re-finding the training samples' latents with the decoder frozen fits them as well as training
     Z_again = model.transform(X[:100])
-    assert model.reconstruction_errors(X[:100], Z_again)["mse"] < 1.1 * R.reconstruction_errors(
+    assert model.reconstruction_errors(X[:100], Z_again)["mse"] < 1.1 * M.reconstruction_errors(
         X[:100], X_hat[:100])["mse"]
 
 
@@ -173,7 +174,7 @@ def test_early_stopping_restores_best_state():
     X, _ = small_tree()
     model = R.RiemannianDecoder(manifold="euclidean", epochs=200, min_epochs=5, patience=3,
                                 lr_latent=0.0, lr_decoder=0.0, verbose=False)
-    model.fit(X[:300], X[300:400])
+    model.fit(X[:300], X_val=X[300:400])
     assert len(model.history_["epoch"]) < 200  # nothing improves once the learning rates are 0
     assert model.best_epoch_ <= 5
 
@@ -211,10 +212,10 @@ def test_bad_inputs_raise_clear_errors(kwargs, X, match):
 
 def test_transform_checks_fit_and_feature_count():
     model = R.RiemannianDecoder(epochs=2, verbose=False)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         model.transform(np.zeros((2, 3)))
     model.fit(np.random.default_rng(0).normal(size=(20, 3)))
-    with pytest.raises(ValueError, match="4 features but the model was fitted on 3"):
+    with pytest.raises(ValueError, match="4 features, but RiemannianDecoder is expecting 3"):
         model.transform(np.zeros((2, 4)))
 
 
@@ -225,14 +226,14 @@ def test_hyperbolic_noise_improves_tree_correlation_on_fixed_seeds():
     the mean over three seeds, and noisy fits must be good on every seed.
     """
     X, labels = small_tree(seed=0)
-    D_tree = R.tree_distances(labels)
+    D_tree = M.tree_distances(labels)
     scores = {0.0: [], 1.0: []}
     for sigma in scores:
         for seed in range(3):
             model = R.RiemannianDecoder(manifold="lorentz", curvature=5, noise_std=sigma, epochs=150,
                                         restart_period=50, seed=seed, verbose=False)
             Z = model.fit_transform(X)
-            scores[sigma].append(R.distance_correlation(Z, model.manifold_, D_tree)[0])
+            scores[sigma].append(M.distance_correlation(Z, model.manifold_, D_tree)[0])
     assert min(scores[1.0]) > 0.55
     assert np.mean(scores[1.0]) > np.mean(scores[0.0]) + 0.05
 
@@ -242,7 +243,7 @@ def test_hyperbolic_noise_improves_tree_correlation_on_fixed_seeds():
 def test_pairwise_distances_match_geoopt(name):
     m = R.make_manifold(name, 2, curvature=5 if name == "lorentz" else None)
     Z = R.random_points(m, 60, 2, std=1.0)
-    D = R.pairwise_distances(Z, m, chunk_size=17)
+    D = M.pairwise_distances(Z, m, chunk_size=17)
     ref = m.dist(Z[:, None, :], Z[None, :, :]).numpy()
     off = ~np.eye(60, dtype=bool)  # geoopt's clamping leaves ~1e-4 on its diagonal; ours is exact
     np.testing.assert_allclose(D[off], ref[off], atol=1e-6)
@@ -253,24 +254,24 @@ def test_pairwise_distances_match_geoopt(name):
 def test_pairwise_distances_fallback_for_other_manifolds():
     m = geoopt.Stereographic(k=-0.5)
     Z = m.expmap0(torch.randn(30, 2, dtype=torch.float64) * 0.3)
-    np.testing.assert_allclose(R.pairwise_distances(Z, m), m.dist(Z[:, None], Z[None]).numpy(),
+    np.testing.assert_allclose(M.pairwise_distances(Z, m), m.dist(Z[:, None], Z[None]).numpy(),
                                atol=1e-8)
 
 
 def test_distance_correlation_checks_and_perfect_agreement():
     m = R.make_manifold("euclidean")
     Z = np.random.default_rng(0).normal(size=(40, 2))
-    p, s = R.distance_correlation(Z, m, cdist(Z, Z))
+    p, s = M.distance_correlation(Z, m, cdist(Z, Z))
     assert p == pytest.approx(1.0) and s == pytest.approx(1.0)
     with pytest.raises(ValueError, match="40 x 40"):
-        R.distance_correlation(Z, m, np.zeros((3, 3)))
+        M.distance_correlation(Z, m, np.zeros((3, 3)))
 
 
 def test_correlate_tells_pearson_from_spearman():
     a = np.arange(1.0, 11.0)
-    p, s = R.correlate(a, np.exp(a))  # monotone but far from linear
+    p, s = M.correlate(a, np.exp(a))  # monotone but far from linear
     assert s == pytest.approx(1.0) and p < 0.9
-    p, s = R.correlate(a, -2 * a)
+    p, s = M.correlate(a, -2 * a)
     assert p == pytest.approx(-1.0) and s == pytest.approx(-1.0)
 
 
@@ -286,23 +287,23 @@ def test_tree_distances_hand_made_tree():
                          [1, 1, 0, 2, 1],
                          [1, 1, 2, 0, 3],
                          [2, 2, 1, 3, 0]])
-    np.testing.assert_array_equal(R.tree_distances(labels, chunk_size=2), expected)
+    np.testing.assert_array_equal(M.tree_distances(labels, chunk_size=2), expected)
 
 
 def test_circular_and_hamming_distances():
-    np.testing.assert_allclose(R.circular_distances([0.1, 0.9, 0.5])[0], [0.0, 0.2, 0.4])
+    np.testing.assert_allclose(M.circular_distances([0.1, 0.9, 0.5])[0], [0.0, 0.2, 0.4])
     X = np.random.default_rng(1).integers(0, 2, size=(30, 12))
-    np.testing.assert_allclose(R.hamming_distances(X), cdist(X, X, "cityblock"))
+    np.testing.assert_allclose(M.hamming_distances(X), cdist(X, X, "cityblock"))
 
 
 def test_reconstruction_errors():
-    err = R.reconstruction_errors([[0.0, 2.0]], [[1.0, 0.0]])
+    err = M.reconstruction_errors([[0.0, 2.0]], [[1.0, 0.0]])
     assert err == {"mae": 1.5, "mse": 2.5}
 
 
 def test_tree_nodes_hand_made_tree():
     labels = np.array([[-1, 0, 0], [-2, 0, 0], [1, -1, 0], [2, -3, 0], [1, 1, -1]])
-    node_of, edges, depth = R.tree_nodes(labels)
+    node_of, edges, depth = M.tree_nodes(labels)
     assert node_of[0] == node_of[1] and len(set(node_of)) == 4
     root, child1, child2, grandchild = node_of[0], node_of[2], node_of[3], node_of[4]
     assert sorted(edges) == sorted([(root, child1), (root, child2), (child1, grandchild)])
@@ -312,7 +313,7 @@ def test_tree_nodes_hand_made_tree():
 def test_binary_reconstruction_scores_by_hand():
     X = np.array([[1, 0, 1, 0], [0, 0, 0, 0]])
     P = np.array([[0.9, 0.6, 0.2, 0.1], [0.1, 0.1, 0.1, 0.1]])
-    scores = R.binary_reconstruction_scores(X, P)
+    scores = M.binary_reconstruction_scores(X, P)
     # sample 1: predicted {0, 1}, true {0, 2}: F1 = 2*1/(2+2) = 0.5; sample 2: nothing either way: 1
     assert scores["f1"] == pytest.approx(0.75)
     expected_bce = -np.mean(np.where(X == 1, np.log(P), np.log(1 - P)))

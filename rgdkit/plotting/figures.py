@@ -13,12 +13,15 @@ from pathlib import Path
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+import seaborn as sns
+import torch
+from geoopt.manifolds.lorentz import math as lorentz_math
 from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Rectangle
 
-from atomic_write import write_atomically
+from rgdkit.files.atomic import write_atomically
 
 CYCLIC_CMAP = "twilight"
 POINT_SIZE = 6
@@ -30,7 +33,7 @@ POINT_SIZE = 6
 def save_figure(fig, name, results_dir="results", formats=("png", "pdf"), dpi=150):
     """Write ``fig`` to ``<results_dir>/<name>.<fmt>`` for each format; return the written paths.
 
-    Each file goes through :func:`atomic_write.write_atomically`, so a reader never sees a
+    Each file goes through :func:`rgdkit.files.atomic.write_atomically`, so a reader never sees a
     half-written figure and an interrupted save leaves the previous version intact. ``name`` is a bare file stem: empty names, path separators and
     ``.``/``..`` are refused with ValueError. The folder is created when missing.
     """
@@ -109,8 +112,10 @@ def lorentz_to_poincare(x, k=1.0):
     x = _to_numpy(x)
     if x.shape[-1] < 2:
         raise ValueError(f"hyperboloid points need at least 2 coordinates, got shape {x.shape}")
-    sqrt_k = math.sqrt(float(k))
-    return sqrt_k * x[..., 1:] / (sqrt_k + x[..., :1])
+    # geoopt's map, x[1:] / (x0 + sqrt k), lands in the ball of radius 1; scale it to sqrt(k)
+    disk = lorentz_math.lorentz_to_poincare(torch.as_tensor(x, dtype=torch.float64),
+                                            torch.tensor(float(k), dtype=torch.float64))
+    return math.sqrt(float(k)) * disk.numpy()
 
 
 def torus_angles(Z):
@@ -453,11 +458,17 @@ def _category_colors(labels, n_points):
     if labels.shape != (n_points,):
         raise ValueError(f"labels of shape {labels.shape} for {n_points} points")
     categories, index = np.unique(labels, return_inverse=True)
-    palette = matplotlib.colormaps["tab10" if len(categories) <= 10 else "tab20"]
-    rgba = np.array([palette(i % palette.N) for i in range(len(categories))]).reshape(-1, 4)
+    rgba = np.array([(*rgb, 1.0) for rgb in category_palette(len(categories))]).reshape(-1, 4)
     handles = [Line2D([], [], marker="o", linestyle="", color=rgba[i], label=str(category))
                for i, category in enumerate(categories)]
     return rgba[index], handles
+
+
+def category_palette(n):
+    """``n`` distinct colours (RGB): seaborn's tab10 or tab20 while they suffice, else ``n`` evenly
+    spaced hues (husl), so no two categories ever share a colour."""
+    name = "tab10" if n <= 10 else "tab20" if n <= 20 else "husl"
+    return sns.color_palette(name, n)
 
 
 def _check_colors(colors, n_points):

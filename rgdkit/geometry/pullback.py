@@ -33,7 +33,7 @@ def _as_points(z):
 def _as_function(decode):
     """A function of one latent that runs the decoder in its own dtype and returns z's dtype."""
     if hasattr(decode, "decoder_"):  # a fitted RiemannianDecoder: float32 net, maybe float64 z
-        return lambda z: decode._decode(z.to(decode.device_)).to(z)
+        return lambda z: decode.decode(z.to(decode.device_)).to(z)
     if isinstance(decode, nn.Module):
         param = next(decode.parameters(), None)
         if param is None:
@@ -60,7 +60,7 @@ def _check_points(z, manifold):
     n = z.shape[1]
     if isinstance(manifold, (geoopt.Sphere, geoopt.Lorentz)) and n < 2:
         raise ValueError(f"{type(manifold).__name__} points need at least 2 coordinates, got {n}")
-    if R._is_torus(manifold) and n != 2 * len(manifold.manifolds):
+    if R.is_torus(manifold) and n != 2 * len(manifold.manifolds):
         raise ValueError(f"points of a torus of {len(manifold.manifolds)} circles have "
                          f"{2 * len(manifold.manifolds)} coordinates, got {n}")
 
@@ -86,7 +86,7 @@ def tangent_basis(z, manifold):
         # transport of e_1..e_d from the origin along geodesics: smooth and Minkowski-orthonormal
         frame = torch.cat([torch.zeros(n - 1, 1, dtype=z.dtype, device=z.device), eye[1:, 1:]], 1)
         return manifold.transp0(z[:, None, :], frame).to(z).transpose(1, 2)
-    if R._is_torus(manifold):
+    if R.is_torus(manifold):
         circles = z.unflatten(1, (-1, 2))
         unit = torch.stack([-circles[..., 1], circles[..., 0]], -1)
         unit = unit / unit.norm(dim=-1, keepdim=True)
@@ -151,7 +151,7 @@ def chart_grid(manifold, resolution=50, radius=None):
     in [-π, π] (as ``figures.torus_angles``), Euclidean space the box [-radius, radius]² (default 3).
     """
     manifold = R.make_manifold(manifold, 2)  # instances pass through, names get dimension 2
-    if R._is_torus(manifold) and len(manifold.manifolds) != 2:
+    if R.is_torus(manifold) and len(manifold.manifolds) != 2:
         raise ValueError(f"chart_grid draws 2-D latents; this torus has {len(manifold.manifolds)} circles")
     a, b = _grid_axes(manifold, resolution, radius)
     if isinstance(manifold, (geoopt.Lorentz, geoopt.PoincareBall)):
@@ -159,7 +159,7 @@ def chart_grid(manifold, resolution=50, radius=None):
     elif isinstance(manifold, geoopt.Sphere):
         points = torch.stack([b.cos() * a.cos(), b.cos() * a.sin(), b.sin()], -1)
         coords = torch.stack([a, b], -1)
-    elif R._is_torus(manifold):
+    elif R.is_torus(manifold):
         points = torch.stack([a.cos(), a.sin(), b.cos(), b.sin()], -1)
         coords = torch.stack([a, b], -1)
     else:
@@ -182,7 +182,7 @@ def _grid_axes(manifold, resolution, radius):
         first, second = line(0.0, radius), line(-math.pi, math.pi)  # radius, angle
     elif isinstance(manifold, geoopt.Sphere):
         first, second = line(-math.pi, math.pi), line(-math.pi / 2, math.pi / 2)
-    elif R._is_torus(manifold):
+    elif R.is_torus(manifold):
         first, second = line(-math.pi, math.pi), line(-math.pi, math.pi)
     elif isinstance(manifold, geoopt.Euclidean):
         first, second = line(-radius, radius), line(-radius, radius)
@@ -299,7 +299,7 @@ def curve_length(decode, curve):
 def geodesic_distances(decode, Z, manifold, pairs=None, batch_size=64, progress=True, **kw):
     """Pullback geodesic lengths (P,) numpy between latents ``Z`` for index ``pairs`` (P, 2).
 
-    Without ``pairs`` all i < j pairs are used, in the order of ``rgd_utils.upper_triangle``, so
+    Without ``pairs`` all i < j pairs are used, in the order of ``rgdkit.metrics.distances.upper_triangle``, so
     the result can be correlated with ``upper_triangle(D_ref)``. ``batch_size`` pairs are
     optimised together; ``kw`` go to :func:`geodesic` (n_points, steps, lr).
     """

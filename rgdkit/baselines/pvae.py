@@ -30,9 +30,9 @@ import geoopt
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm  # text bars, as in rgd_utils
 
 import rgd_utils as R
+from rgdkit.training.base import LatentEstimator, check_data, make_generator
 
 LAMBDA_0 = 2.0  # conformal factor of the Poincaré ball at the origin (any c)
 _LOG_2PI = math.log(2 * math.pi)
@@ -92,7 +92,7 @@ class _LorentzFrame:
         return mu.shape[-1] - 1
 
     def tangent(self, mu, v):
-        return R._lorentz_transport_from_origin(mu, v, self.manifold.k.to(mu))
+        return R.lorentz_transport_from_origin(mu, v, self.manifold.k.to(mu))
 
     def coordinates(self, mu, u):
         return self.manifold.transp0back(mu, u)[..., 1:]
@@ -195,18 +195,20 @@ def _check_distribution_args(mu, scale, frame):
 class _Networks(nn.Module):
     """Encoder, decoder and the likelihood's log standard deviation (parameter or fixed buffer)."""
 
-    def __init__(self, n_features, latent_dim, hidden, likelihood_std):
+    def __init__(self, n_features, latent_dim, hidden, likelihood_std, generator=None):
         super().__init__()
-        self.encoder = R.make_decoder(n_features, 2 * latent_dim, tuple(reversed(hidden)))
-        self.decoder = R.make_decoder(latent_dim, n_features, hidden)
+        self.encoder = R.make_decoder(n_features, 2 * latent_dim, tuple(reversed(hidden)),
+                                      generator=generator)
+        self.decoder = R.make_decoder(latent_dim, n_features, hidden, generator=generator)
         if likelihood_std == "learned":
             self.log_std = nn.Parameter(torch.zeros(n_features))
         else:
             self.register_buffer("log_std", torch.full((n_features,), math.log(likelihood_std)))
 
 
-class PoincareVAE:
-    """Scikit-learn style Poincaré VAE with wrapped normal prior and posterior.
+class PoincareVAE(LatentEstimator):
+    """Poincaré VAE (Mathieu et al. 2019) with wrapped normal prior and posterior: the baseline of
+    the paper's Table 2, a scikit-learn transformer like :class:`rgd_utils.RiemannianDecoder`.
 
     Encoder: an MLP (the decoder's widths reversed) outputs 2 d numbers; the first d are the
     orthonormal tangent coordinates at the origin of the posterior mean, mu = exp_0(h / lambda_0)
@@ -235,7 +237,57 @@ class PoincareVAE:
     best state (or the initial one) is restored. Means or samples that reach the ball's boundary
     are projected inside with ``ball.projx`` and counted. ``failures_`` =
     {"nan_epochs", "boundary_projections"} counts both; ``diverged_at_`` is the epoch or None.
+
+    Parameters
+    ----------
+    latent_dim : int, default 2
+        Dimension of the Poincaré ball.
+    curvature : float, default 1.2
+        c, the ball's curvature is -c (radius 1 / sqrt(c)).
+    hidden : tuple of int, default (16, 32, 64, 128, 256)
+        Decoder widths; the encoder uses them reversed.
+    epochs : int, default 1000
+        Most training epochs.
+    batch_size : int, default 128
+        Minibatch size.
+    lr : float, default 1e-3
+        Adam learning rate.
+    seed : int, default 0
+        Seeds the estimator's own ``torch.Generator`` (initial networks, minibatch order,
+        posterior draws); the global random state is left untouched.
+    device : str or None, default None
+        "cuda" when available unless named.
+    patience : int, default 50
+        Epochs without a better validation ELBO before training stops.
+    verbose : bool, default True
+        Show a progress bar.
+    likelihood_std : float or "learned", default 1.0
+        Per-feature standard deviation of the Gaussian likelihood.
+    prior_std : float, default 1.0
+        Scale of the wrapped normal prior at the origin.
+    min_scale : float, default 1e-3
+        Added to the posterior scale (keeps it away from 0).
+    kl_warmup : int, default 0
+        Epochs of KL warm-up (0: off).
+
+    Attributes
+    ----------
+    manifold_ : geoopt.PoincareBall
+    net_, encoder_, decoder_ : torch.nn.Module
+        The networks (float32).
+    latents_, val_latents_ : ndarray of shape (n, latent_dim)
+        Posterior means of the training and validation samples.
+    history_ : dict of lists
+        Per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``train_kl``, ``boundary_projections``.
+    failures_ : dict
+        ``nan_epochs`` and ``boundary_projections`` counted over the fit.
+    best_epoch_ : int
+        Epoch of the restored state (-1: the initial networks).
+    diverged_at_ : int or None
+    n_features_in_ : int
     """
+
+    _estimator_name = "P-VAE"
 
     def __init__(self, latent_dim=2, curvature=1.2, hidden=(16, 32, 64, 128, 256), epochs=1000,
                  batch_size=128, lr=1e-3, seed=0, device=None, patience=50, verbose=True,
@@ -256,8 +308,8 @@ class PoincareVAE:
         self.kl_warmup = kl_warmup
 
     # ---- public API -------------------------------------------------------------------------
-    def fit(self, X, X_val=None):
-        """Fit on ``X`` (N x D); ``X_val`` drives early stopping on its ELBO."""
+    def fit(self, X, y=None, *, X_val=None):
+        """Fit on ``X`` (N x D); ``X_val`` drives early stopping on its ELBO; ``y`` is ignored."""
         self._check_params()
         # make_manifold validates latent_dim and curvature; the curvature is kept in float64
         self.manifold_ = R.make_manifold("poincare", self.latent_dim, self.curvature)
@@ -266,18 +318,14 @@ class PoincareVAE:
         X = self._as_data(X, "X")
         self.n_features_in_ = X.shape[1]
         X_val = None if X_val is None else self._as_data(X_val, "X_val", self.n_features_in_)
-        torch.manual_seed(self.seed)
+        self._generator = make_generator(self.seed, self.device_)
         self.net_ = _Networks(self.n_features_in_, self.latent_dim, self.hidden,
-                              self.likelihood_std).to(self.device_, R.DECODER_DTYPE)
+                              self.likelihood_std, self._generator).to(self.device_, R.DECODER_DTYPE)
         self.encoder_, self.decoder_ = self.net_.encoder, self.net_.decoder
         self._train(X, X_val)
         self.latents_ = self._transform_tensor(X)
         self.val_latents_ = None if X_val is None else self._transform_tensor(X_val)
         return self
-
-    def fit_transform(self, X, X_val=None):
-        """Fit and return the training samples' posterior means (N x d, in the ball)."""
-        return self.fit(X, X_val).latents_
 
     def transform(self, X):
         """Posterior means on the ball (N x d, float64); use with ``pairwise_distances(Z, manifold_)``."""
@@ -356,36 +404,26 @@ class PoincareVAE:
 
     # ---- training ---------------------------------------------------------------------------
     def _train(self, X, X_val):
-        opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
-        self.history_ = {"epoch": [], "train_loss": [], "val_loss": [], "train_kl": [],
-                         "boundary_projections": []}
+        self._opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
+        self._data = (X, X_val)
         self.failures_ = {"nan_epochs": 0, "boundary_projections": 0}
-        self.diverged_at_ = None
-        best, best_loss, best_epoch = self._snapshot(), math.inf, -1  # initial state as fallback
-        bar = tqdm(range(self.epochs), desc=self._describe(), **self._bar_options())
-        for epoch in bar:
-            beta = min(1.0, (epoch + 1) / (self.kl_warmup + 1))
-            train_loss, kl, hits = self._train_epoch(X, opt, beta)
-            val_loss = None
-            if X_val is not None and math.isfinite(train_loss):
-                log_w, val_hits = self._evaluate(X_val, 1)
-                val_loss, hits = -float(log_w.mean()), hits + val_hits
-            self._record(epoch, train_loss, val_loss, kl, hits)
-            monitored = train_loss if val_loss is None else val_loss
-            if not (math.isfinite(train_loss) and math.isfinite(monitored)):
-                self._diverged(epoch, best_epoch)
-                break
-            if monitored < best_loss:
-                best, best_loss, best_epoch = self._snapshot(), monitored, epoch
-            if epoch % 10 == 0 or epoch == self.epochs - 1:
-                bar.set_postfix(train=f"{train_loss:.3f}",  # redrawn at tqdm's own rate
-                                val=f"{math.nan if val_loss is None else val_loss:.3f}",
-                                refresh=False)
-            if X_val is not None and epoch >= self.kl_warmup and epoch - best_epoch > self.patience:
-                break
-        bar.close()
-        self.net_.load_state_dict(best)
-        self.best_epoch_ = best_epoch
+        try:
+            self._run_epochs(int(self.epochs), has_validation=X_val is not None,
+                             stop_from=self.kl_warmup, patience=self.patience, keep_initial=True,
+                             description=self._describe())
+        finally:
+            del self._opt, self._data
+
+    def _run_epoch(self, epoch):
+        X, X_val = self._data
+        beta = min(1.0, (epoch + 1) / (self.kl_warmup + 1))
+        train_loss, kl, hits = self._train_epoch(X, self._opt, beta)
+        val_loss = None
+        if X_val is not None and math.isfinite(train_loss):
+            log_w, val_hits = self._evaluate(X_val, 1)
+            val_loss, hits = -float(log_w.mean()), hits + val_hits
+        self.failures_["boundary_projections"] += hits
+        return train_loss, val_loss, {"train_kl": kl, "boundary_projections": hits}
 
     def _train_epoch(self, X, opt, beta=1.0):
         """One pass over shuffled minibatches: (mean -ELBO, mean KL term, boundary projections).
@@ -394,10 +432,10 @@ class PoincareVAE:
 
         A non-finite loss or gradient ends the epoch before any step is taken on it (nan loss).
         """
-        perm = torch.randperm(len(X), device=self.device_)
+        perm = torch.randperm(len(X), device=self.device_, generator=self._generator)
         total, total_kl, hits = 0.0, 0.0, 0
-        for idx in perm.split(self.batch_size):
-            log_lik, log_ratio, h = self._log_joint_terms(X[idx], 1)
+        for idx in perm.split(int(self.batch_size)):
+            log_lik, log_ratio, h = self._log_joint_terms(X[idx], 1, self._generator)
             hits += int(h)
             loss = self._batch_loss(log_lik, log_ratio, beta)
             if not torch.isfinite(loss):
@@ -417,25 +455,19 @@ class PoincareVAE:
         """Negative ELBO averaged over the batch (one draw per datum); beta < 1 during warm-up."""
         return (beta * log_ratio - log_lik).mean()
 
-    def _record(self, epoch, train_loss, val_loss, kl, hits):
-        self.history_["epoch"].append(epoch)
-        self.history_["train_loss"].append(train_loss)
-        self.history_["val_loss"].append(math.nan if val_loss is None else val_loss)
-        self.history_["train_kl"].append(kl)
-        self.history_["boundary_projections"].append(hits)
-        self.failures_["boundary_projections"] += hits
-
-    def _diverged(self, epoch, best_epoch):
+    def _diverged(self, epoch, best, best_epoch):
         self.failures_["nan_epochs"] += 1
-        self.diverged_at_ = epoch
-        kept = f"epoch {best_epoch}" if best_epoch >= 0 else "the initial networks"
-        warnings.warn(f"P-VAE training diverged at epoch {epoch} (non-finite loss or gradient); "
-                      f"stopped and kept the best state ({kept}). Hint: lower lr ({self.lr}), "
-                      f"raise min_scale ({self.min_scale}) or standardise the data.",
-                      R.TrainingDiverged, stacklevel=3)
+        super()._diverged(epoch, best, best_epoch)
 
-    def _snapshot(self):
+    def _divergence_hint(self):
+        return (f"lower lr ({self.lr}), raise min_scale ({self.min_scale}) or standardise the "
+                "data.")
+
+    def _get_state(self):
         return copy.deepcopy(self.net_.state_dict())
+
+    def _set_state(self, state):
+        self.net_.load_state_dict(state)
 
     def _transform_tensor(self, X, chunk=8192):
         with torch.no_grad():
@@ -448,7 +480,7 @@ class PoincareVAE:
 
     # ---- checks -----------------------------------------------------------------------------
     def _as_data(self, X, name, n_features=None):
-        X = R.check_data(X, name, n_features)
+        X = check_data(X, name, n_features, type(self).__name__)
         return torch.as_tensor(X, dtype=R.DECODER_DTYPE, device=self.device_)
 
     def _as_latents(self, Z):
@@ -486,12 +518,6 @@ class PoincareVAE:
         if self.curvature is None or not self.curvature > 0:
             raise ValueError(f"curvature parameter c must be positive (the ball has curvature -c), "
                              f"got {self.curvature!r}")
-
-    def _check_fitted(self):
-        if not hasattr(self, "net_"):
-            raise RuntimeError("this PoincareVAE is not fitted yet; call fit(X) first")
-
-    _bar_options = R.RiemannianDecoder._bar_options  # uses only self.verbose
 
     def _describe(self):
         return f"P-VAE d={self.latent_dim} c={self.curvature:g}"

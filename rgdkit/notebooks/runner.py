@@ -1,30 +1,38 @@
-"""Execute the paper notebooks top to bottom.
+"""Execute the paper notebooks top to bottom with papermill.
 
 By default each notebook runs as a copy written to ``results/executed/`` so the committed notebooks
 (which carry the outputs of a full ``paper`` run) are never rewritten. ``--inplace`` refreshes the
-committed outputs; maintainers use it with ``--profile paper``.
+committed outputs; maintainers use it with ``--profile paper``. papermill injects the profile (and,
+for the rCRS notebook, ``REFERENCE``) after each notebook's ``parameters`` cell.
 
-    python scripts/run_notebooks.py                      # all notebooks, fast profile
-    python scripts/run_notebooks.py --profile paper 2_BranchingDiffusion.ipynb
+The two hmtDNA notebooks have one source: ``3_hmtDNA_rsrs.ipynb``. ``3_hmtDNA_rcrs.ipynb`` is that
+notebook run with ``REFERENCE = "rcrs"`` (``--render`` rewrites it from the source without running).
+
+    python -m rgdkit.notebooks.runner                      # all notebooks, fast profile
+    python -m rgdkit.notebooks.runner --profile paper 2_BranchingDiffusion.ipynb
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
+import papermill
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from atomic_write import write_atomically  # noqa: E402
+from rgdkit.files.atomic import write_atomically
 
+ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ("fast", "paper")
+# papermill logs every parameters-cell line it cannot parse as a simple assignment; we pass values
+logging.getLogger("papermill.translators").setLevel(logging.ERROR)
 DEFAULT_OUTPUT_DIR = ROOT / "results" / "executed"
 DEFAULT_SHARED_DATA = Path(os.environ.get("RGD_SHARED_DATA", ROOT.parent / "shared" / "data"))
+# notebooks rendered from another notebook's source: name -> (source, parameters)
+RENDERED = {"3_hmtDNA_rcrs.ipynb": ("3_hmtDNA_rsrs.ipynb", {"REFERENCE": "rcrs"})}
 # real public data kept beside the project (see data/README.md): environment variable -> file
 SHARED_DATA_FILES = {
     "RGD_BRANCHING_NPZ": "branching/tensordataset.npz",
@@ -41,6 +49,12 @@ SHARED_DATA_SETTINGS = {"RGD_HMTDNA_SOURCE": {"RGD_HMTDNA_SOURCE_REFERENCE": "rc
 def notebooks_in(folder: Path) -> list[Path]:
     """The numbered notebooks at the top level, in reading order."""
     return sorted(p for p in folder.glob("[0-9]_*.ipynb"))
+
+
+def source_and_parameters(notebook: Path, profile: str) -> tuple[Path, dict]:
+    """The notebook papermill runs for ``notebook`` and the parameters it injects."""
+    source, extra = RENDERED.get(notebook.name, (notebook.name, {}))
+    return notebook.parent / source, {"PROFILE": profile, **extra}
 
 
 def shared_data_environment(folder: Path) -> dict[str, str]:
@@ -87,27 +101,48 @@ def _join_consecutive_streams(outputs):
 
 
 def execute(notebook: Path, output: Path, profile: str, timeout: int | None = None) -> float:
-    """Run ``notebook`` with ``RGD_PROFILE=profile`` in the repository root; write it to ``output``
-    atomically. Returns the run time in seconds. If a cell fails (or the kernel dies), the outputs
-    so far go to ``NAME.failed.ipynb`` beside ``output`` (in ``results/executed/`` for an in-place
-    run) and the error is raised."""
-    nb = nbformat.read(notebook, as_version=4)
-    os.environ["RGD_PROFILE"] = profile  # the kernel inherits the environment
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(ROOT)}})
+    """Run ``notebook`` (from its source, with its parameters) in the repository root and write it
+    to ``output`` atomically. Returns the run time in seconds. If a cell fails (or the kernel dies),
+    papermill's notebook with the outputs so far goes to ``NAME.failed.ipynb`` beside ``output``
+    (in ``results/executed/`` for an in-place run, never over the committed notebook) and the
+    error is raised."""
+    source, parameters = source_and_parameters(notebook, profile)
+    folder = DEFAULT_OUTPUT_DIR if output.resolve() == notebook.resolve() else output.parent
+    failed = folder / f"{notebook.stem}.failed.ipynb"
+    failed.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     try:
-        client.execute()
+        # papermill writes as it goes; to a scratch path, so a half-run never replaces ``output``
+        nb = papermill.execute_notebook(source, str(failed), parameters=parameters,
+                                        kernel_name="python3", language="python", cwd=str(ROOT),
+                                        progress_bar=False,
+                                        execution_timeout=timeout)
     except Exception:
-        # a paper run can die hours in; keep what it computed (never over the committed notebook)
-        folder = DEFAULT_OUTPUT_DIR if output.resolve() == notebook.resolve() else output.parent
-        failed = folder / f"{notebook.stem}.failed.ipynb"
-        _save(nb, failed)
-        print(f"  {notebook.name} failed; its outputs up to the failure are in {failed}", file=sys.stderr)
+        _tidy(failed)
+        print(f"  {notebook.name} failed; its outputs up to the failure are in {failed}",
+              file=sys.stderr)
         raise
     elapsed = time.perf_counter() - start
     _save(nb, output)
+    failed.unlink(missing_ok=True)
     return elapsed
+
+
+def render(notebook: Path) -> Path:
+    """Rewrite a rendered notebook (see ``RENDERED``) from its source without running it."""
+    source, parameters = source_and_parameters(notebook, "fast")
+    parameters.pop("PROFILE")
+    nb = papermill.execute_notebook(source, None, parameters=parameters, prepare_only=True,
+                                    language="python",
+                                    kernel_name="python3", progress_bar=False)
+    _save(nb, notebook)
+    return notebook
+
+
+def _tidy(path: Path) -> None:
+    if path.is_file():
+        nb = nbformat.read(path, as_version=4)
+        _save(nb, path)
 
 
 def _save(nb, path: Path) -> None:
@@ -121,9 +156,15 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", choices=PROFILES, default=os.environ.get("RGD_PROFILE", "fast"))
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)
     parser.add_argument("--inplace", action="store_true", help="overwrite the notebooks themselves")
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite the rendered notebooks from their source (no run)")
     parser.add_argument("--shared-data", type=Path, default=DEFAULT_SHARED_DATA,
                         help="folder of real data used where present (default: ../shared/data)")
     args = parser.parse_args(argv)
+    if args.render:
+        for name in RENDERED:
+            print(f"rendered {render(ROOT / name).name} from {RENDERED[name][0]}")
+        return 0
     for variable, value in shared_data_environment(args.shared_data).items():
         if variable not in os.environ:  # what the user set wins
             os.environ[variable] = value
@@ -133,6 +174,7 @@ def main(argv=None) -> int:
         print("no notebooks found", file=sys.stderr)
         return 1
     for nb in notebooks:
+        nb = ROOT / nb.name if not nb.is_absolute() and not nb.exists() else nb
         target = nb if args.inplace else args.output_dir / nb.name
         print(f"running {nb.name} ({args.profile} profile) ...", flush=True)
         seconds = execute(nb, target, args.profile)

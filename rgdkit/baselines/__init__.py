@@ -1,0 +1,1 @@
+"""Baselines the paper compares against: the Poincaré VAE (``pvae``) and UMAP (``umap``)."""

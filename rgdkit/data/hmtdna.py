@@ -1,0 +1,339 @@
+"""Human mitochondrial DNA (hmtDNA) data: haplogrep tables, one-hot variants, haplogroup labels,
+the notebooks' loaders, and a simulated table as the offline fallback.
+
+The pipeline the RSRS and rCRS notebooks share:
+
+1. a table of samples with their variants (:func:`load_hmtdna_table`): a haplogrep3
+   ``--extend-report`` (:func:`load_haplogrep_report`), the paper's Hub tables
+   (:func:`load_hub_table`), or, with no data at all, a table simulated from the tree
+   (:func:`simulate_haplogroup_table`);
+2. :func:`filter_quality` and :func:`one_hot_variants` turn it into a binary sample x variant
+   matrix;
+3. a PhyloTree (:func:`load_phylotrees`, :mod:`rgdkit.data.phylotree`) gives each haplogroup's
+   variant profile, its lineage, and the colouring labels (:func:`first_letter_group`,
+   :func:`region_of`, :func:`group_lineage_edges`); variant lists move between the two
+   references with :func:`rgdkit.data.phylotree.reexpress_table`.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse
+
+from rgdkit.data.phylotree import (MT_GENOME_LENGTH, PhyloTree, check_reference,
+                                   load_phylotree, reexpress_table, reference_of, sort_variants)
+from rgdkit.data.sources import DataNotAvailableError, existing_file, fetch_data_file
+
+HMTDNA_TABLES = {"rsrs": "hmtDNA/rsrs.pkl", "rcrs": "hmtDNA/rcrs.pkl"}  # Hub paths not confirmed
+PHYLOTREE_FILES = {"rsrs": "hmtdna/phylotree-rsrs-17.0.xml", "rcrs": "hmtdna/phylotree-fu-rcrs-1.2.xml"}
+HMTDNA_TABLE_ENV = "RGD_HMTDNA_TABLE"
+PHYLOTREE_ENVS = {"rsrs": "RGD_PHYLOTREE_RSRS", "rcrs": "RGD_PHYLOTREE_RCRS"}
+
+REPORT_COLUMNS = ["SampleID", "Range", "Haplogroup", "Rank", "Quality", "Not_Found_Polys",
+                  "Found_Polys", "Remaining_Polys", "AAC_In_Remainings", "Input_Sample"]
+GEO_COLUMNS = ["main_geo_loc", "sub_geo_loc", "latitude", "longitude", "distance_to_sudan"]
+HUB_COLUMNS = REPORT_COLUMNS + GEO_COLUMNS
+
+
+# --------------------------------------------------------------------------------------------
+# Tables: haplogrep reports and the paper's Hub pickles
+# --------------------------------------------------------------------------------------------
+def load_haplogrep_report(path) -> pd.DataFrame:
+    """Read a haplogrep3 ``classify --extend-report`` table (tab separated, quoted, gz accepted).
+
+    ``Input_Sample`` becomes a list of variant strings, ``Quality`` a float and ``Rank`` an int;
+    the other poly columns stay space-separated strings as haplogrep wrote them.
+    """
+    path = existing_file(path, "a haplogrep3 extended report (haplogrep3 classify ... "
+                                "--extend-report; scripts/scrape_mtdna.py prints the command)")
+    table = pd.read_csv(path, sep="\t", quotechar='"', dtype=str, keep_default_na=False,
+                        compression="infer")
+    _require_columns(table, REPORT_COLUMNS, path,
+                     "a haplogrep3 --extend-report table (tab separated, one row per sample)")
+    table["Input_Sample"] = table["Input_Sample"].map(_as_variant_list)
+    table["Quality"] = table["Quality"].astype(float)
+    table["Rank"] = table["Rank"].astype(int)
+    return table
+
+
+def load_hub_table(path, trusted: bool = False) -> pd.DataFrame:
+    """Read one of the paper's Hub tables (``hmtDNA/rsrs.pkl``, ``hmtDNA/rcrs.pkl``).
+
+    They are gzip-compressed pandas pickles, and unpickling runs code stored in the file. Pass
+    ``trusted=True`` only for a file from the pinned Hub revision or a path the user named.
+    """
+    path = existing_file(path, "the paper's hmtDNA table (hmtDNA/rsrs.pkl or hmtDNA/rcrs.pkl from "
+                                "the HuggingFace dataset yhsure/riemannian-generative-decoder)")
+    if not trusted:
+        raise PermissionError(
+            f"refusing to unpickle {path}: loading a pickle can run arbitrary code. Call "
+            "load_hub_table(path, trusted=True) only for a file from the pinned Hub revision "
+            "or one you chose yourself.")
+    with open(path, "rb") as handle:
+        is_gzip = handle.read(2) == b"\x1f\x8b"
+    table = pd.read_pickle(path, compression="gzip" if is_gzip else None)
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError(f"{path} holds a {type(table).__name__}, expected a pandas DataFrame "
+                         "(the paper's hmtDNA table)")
+    _require_columns(table, HUB_COLUMNS, path,
+                     "the paper's hmtDNA table: haplogrep3 extended-report columns plus "
+                     + ", ".join(GEO_COLUMNS))
+    table = table.copy()
+    table["Input_Sample"] = table["Input_Sample"].map(_as_variant_list)
+    table["Quality"] = table["Quality"].astype(float)
+    return table
+
+
+def _require_columns(table: pd.DataFrame, columns, path, expected: str):
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path} lacks columns {missing}; expected {expected} with columns "
+                         f"{list(columns)}")
+
+
+def _as_variant_list(value) -> list[str]:
+    """Space-separated string (report) or sequence (Hub pickle) -> list of variant strings."""
+    if isinstance(value, str):
+        return value.split()
+    if value is None or (np.isscalar(value) and pd.isna(value)):
+        return []
+    return [str(v) for v in value]
+
+
+def filter_quality(table: pd.DataFrame, min_quality: float = 0.9) -> pd.DataFrame:
+    """Rows whose haplogrep ``Quality`` is at least ``min_quality``, index reset."""
+    return table[table["Quality"] >= min_quality].reset_index(drop=True)
+
+
+def one_hot_variants(table: pd.DataFrame, min_frequency: float = 0.0005, sparse: bool = False):
+    """Binary sample x variant matrix of ``Input_Sample``, keeping common variants only.
+
+    A variant is kept when the fraction of samples carrying it is at least ``min_frequency``.
+    Columns are in genome order. On the paper's tables (Quality >= 0.9, min_frequency 0.0005)
+    this gave 61,665 x 6,298 for RSRS and 57,385 x 5,366 for rCRS (about 390 MB dense as uint8;
+    ``sparse=True`` returns a scipy CSR matrix instead, under 1% of that).
+
+    Returns ``(X, variants, n_kept)``: ``X`` uint8 (N, V), the V variant names, and per sample
+    the number of its variants that were kept (the row sums of ``X``).
+    """
+    calls = table["Input_Sample"].reset_index(drop=True).explode().dropna()
+    # one (row, variant) pair per call; a variant listed twice in a sample counts once
+    pairs = pd.DataFrame({"row": calls.index, "variant": calls.to_numpy()}).drop_duplicates()
+    frequency = pairs["variant"].value_counts() / max(len(table), 1)
+    variants = sort_variants(frequency.index[frequency >= min_frequency])
+    column_of = pd.Series(np.arange(len(variants)), index=variants, dtype=np.int64)
+    kept = pairs[pairs["variant"].isin(column_of.index)]
+    rows = kept["row"].to_numpy()
+    columns = column_of[kept["variant"]].to_numpy()
+    n_kept = np.bincount(rows, minlength=len(table)).astype(np.int64)
+    shape = (len(table), len(variants))
+    if sparse:
+        ones = np.ones(len(rows), dtype=np.uint8)
+        return scipy.sparse.csr_matrix((ones, (rows, columns)), shape=shape), variants, n_kept
+    X = np.zeros(shape, dtype=np.uint8)
+    X[rows, columns] = 1
+    return X, variants, n_kept
+
+
+# --------------------------------------------------------------------------------------------
+# Haplogroup labels for colouring
+# --------------------------------------------------------------------------------------------
+# Clade names made of two capitals are clades of their own (HV is the parent of H and V).
+_TWO_LETTER_CLADES = ("HV", "JT", "CZ")
+
+# Continent where each top-level clade is (by far) most frequent; coarse by design.
+_REGION_OF_GROUP = {
+    **{f"L{i}": "Africa" for i in range(7)}, "L": "Africa",
+    **dict.fromkeys(["H", "HV", "V", "J", "JT", "T", "U", "K", "I", "W", "X"], "Europe"),
+    **dict.fromkeys(["M", "N", "R", "A", "B", "C", "CZ", "D", "E", "F", "G", "Y", "Z"], "Asia"),
+    **dict.fromkeys(["O", "P", "Q", "S"], "Oceania"),
+}
+# Native American founder lineages, checked before the top-level map
+_AMERICAN_CLADES = ("A2", "B2", "C1b", "C1c", "C1d", "D1", "D4h3a", "X2a")
+
+
+def first_letter_group(haplogroup: str) -> str:
+    """Top-level group label of a haplogroup, for colouring.
+
+    ``L0``..``L6`` keep their digit (the deep African clades); the composite ancestors such as
+    ``L3'4`` and the root ``mtMRCA`` are ``L``; ``HV``, ``JT`` and ``CZ`` are their own labels;
+    every other haplogroup is labelled by its first letter (``M7b`` -> ``M``, ``H2a2a1`` -> ``H``,
+    ``R0a`` -> ``R``). Unparseable names give ``"?"``.
+    """
+    name = haplogroup.strip()
+    if name.replace("-", "") == "mtMRCA":
+        return "L"
+    match = re.match(r"L(\d)(?!['\d])", name)
+    if match:
+        return match.group(0)
+    if name.startswith("L") and not name[1:2].isalpha():
+        return "L"
+    for clade in _TWO_LETTER_CLADES:
+        if name.startswith(clade):
+            return clade
+    return name[0] if name[:1].isalpha() and name[:1].isupper() else "?"
+
+
+def region_of(haplogroup: str) -> str:
+    """Coarse continent of origin of a haplogroup: Africa, Asia, Europe, Americas or Oceania.
+
+    Mostly from the top-level group (:func:`first_letter_group`): L Africa; H, HV, V, J, T, U, K,
+    I, W, X Europe (West Eurasia); M, N, R and A-G, Y, Z Asia; O, P, Q, S Oceania. The Native
+    American founders A2, B2, C1b/c/d, D1, D4h3a and X2a are Americas. This is where a clade is
+    most frequent, not where a sample was taken; ``"?"`` for unknown labels.
+    """
+    name = haplogroup.strip()
+    if any(_has_clade_prefix(name, clade) for clade in _AMERICAN_CLADES):
+        return "Americas"
+    return _REGION_OF_GROUP.get(first_letter_group(name), "?")
+
+
+def _has_clade_prefix(name: str, clade: str) -> bool:
+    """``name`` is ``clade`` or below it: ``A2b`` is under ``A2``, ``A22`` is not."""
+    if not name.startswith(clade):
+        return False
+    following = name[len(clade):len(clade) + 1]
+    return not following or following.isdigit() != clade[-1].isdigit()
+
+
+def group_lineage_edges(tree: PhyloTree, groups) -> list[tuple[str, str]]:
+    """Parent -> child edges between top-level groups, for lines between group medians.
+
+    A group's node is the haplogroup named like the group (``L3``, ``M``, ``HV``; ``L`` is the
+    root). The parent of a group is the nearest group among ``groups`` above its node, so with
+    L3, M, N, R, H given the edges are L3 -> M, L3 -> N, N -> R, R -> H; groups with no such
+    ancestor get no edge. Needs the RSRS-rooted tree, whose edges run forward in time.
+    """
+    if reference_of(tree) != "rsrs":
+        raise ValueError(f"group lineage needs the RSRS-rooted tree, got one rooted at "
+                         f"{tree.root}")
+    group_node = {group: (tree.root if group == "L" else group) for group in groups}
+    node_group = {node: group for group, node in group_node.items() if node in tree}
+    edges = []
+    for group, node in group_node.items():
+        if node not in tree:
+            continue
+        ancestor = tree.parent[node]
+        while ancestor is not None and ancestor not in node_group:
+            ancestor = tree.parent[ancestor]
+        if ancestor is not None:
+            edges.append((node_group[ancestor], group))
+    return edges
+
+
+# --------------------------------------------------------------------------------------------
+# Offline fallback: a simulated haplogrep table
+# --------------------------------------------------------------------------------------------
+def simulate_haplogroup_table(tree: PhyloTree, n_samples: int, seed: int = 0,
+                              private_rate: float = 2.0, missing_rate: float = 0.02
+                              ) -> pd.DataFrame:
+    """A haplogrep-report-like table of samples drawn from ``tree``: the offline fallback.
+
+    Each sample is a uniformly drawn leaf haplogroup. Its expected variants are the leaf's
+    profile relative to the tree's root (so the table is relative to that reference); each is
+    lost with probability ``missing_rate``, and Poisson(``private_rate``) private substitutions
+    at other positions are added. ``Quality`` is the fraction of expected variants kept. The table
+    is marked simulated: ``attrs["simulated"]``, ``attrs["reference"]`` and a ``Source`` column.
+    Deterministic for a given seed.
+    """
+    rng = np.random.default_rng(seed)
+    leaves = tree.leaves
+    rows = []
+    for i, haplogroup in enumerate(rng.choice(leaves, size=n_samples)):
+        expected = sort_variants(tree.profile(haplogroup))
+        missing = rng.random(len(expected)) < missing_rate
+        found = [v for v, lost in zip(expected, missing) if not lost]
+        private = _private_mutations(rng, rng.poisson(private_rate), tree.allele_states(haplogroup))
+        rows.append({
+            "SampleID": f"sim{i:06d}", "Range": f"1-{MT_GENOME_LENGTH}",
+            "Haplogroup": haplogroup, "Rank": 1,
+            "Quality": round(len(found) / len(expected), 4) if expected else 1.0,
+            "Not_Found_Polys": " ".join(v for v, lost in zip(expected, missing) if lost),
+            "Found_Polys": " ".join(found), "Remaining_Polys": " ".join(private),
+            "AAC_In_Remainings": "", "Input_Sample": sort_variants(found + private),
+        })
+    table = pd.DataFrame(rows, columns=REPORT_COLUMNS)
+    table["Source"] = f"simulated from PhyloTree rooted at {tree.root}"
+    table.attrs.update(simulated=True, reference=reference_of(tree))
+    return table
+
+
+def _private_mutations(rng: np.random.Generator, count: int, occupied: dict) -> list[str]:
+    """``count`` random substitutions at distinct positions not already mutated."""
+    positions = {}  # a dict keeps the draw order, so the result is deterministic
+    while len(positions) < count:
+        position = int(rng.integers(1, MT_GENOME_LENGTH + 1))
+        if str(position) not in occupied:
+            positions[position] = None
+    return [f"{p}{rng.choice(list('ACGT'))}" for p in positions]
+
+
+# --------------------------------------------------------------------------------------------
+# Loading for the notebooks: a named file, data/, the Hub, or the simulated fallback
+# --------------------------------------------------------------------------------------------
+def load_phylotrees():
+    """Both PhyloTrees, ``{"rsrs": tree, "rcrs": tree}``: ``$RGD_PHYLOTREE_RSRS`` /
+    ``$RGD_PHYLOTREE_RCRS``, else ``data/hmtdna/`` (PhyloTree 17 RSRS, FU rCRS 1.2 XML files)."""
+    trees = {}
+    for reference, relpath in PHYLOTREE_FILES.items():
+        path = fetch_data_file(relpath, env_var=PHYLOTREE_ENVS[reference], allow_hub=False)
+        trees[reference] = load_phylotree(path)
+    return trees
+
+
+def load_hmtdna_table(reference, trees, source="auto", source_reference=None,
+                      n_simulated=3000, seed=0):
+    """Samples with their variants relative to ``reference`` ("rsrs" or "rcrs"), and a description.
+
+    ``source``:
+
+    - ``"auto"``: ``$RGD_HMTDNA_TABLE``, else the paper's table ``data/hmtDNA/<reference>.pkl``,
+      else the same file from the pinned Hub revision, else a table simulated from the tree;
+    - ``"simulated"``: :func:`simulate_haplogroup_table` on ``trees[reference]``;
+    - a path: a haplogrep3 extended report (text) or a table pickle (``.pkl``) you chose.
+
+    ``source_reference`` is the reference the file's variants are relative to (default:
+    ``reference``; the 1000 Genomes report is "rcrs"); a table on the other reference is
+    re-expressed with the two trees (:func:`reexpress_table`).
+    """
+    check_reference(reference)
+    if source == "simulated":
+        return _simulated_hmtdna(trees[reference], n_simulated, seed, "requested")
+    if source == "auto":
+        try:
+            path = fetch_data_file(HMTDNA_TABLES[reference], env_var=HMTDNA_TABLE_ENV)
+        except DataNotAvailableError:
+            print("data: no hmtDNA table available; simulating one from the PhyloTree instead")
+            return _simulated_hmtdna(trees[reference], n_simulated, seed, "offline fallback")
+    else:
+        path = Path(source)
+    table = _read_hmtdna_file(path)
+    from_reference = source_reference or reference
+    if from_reference != reference:
+        print(f"data: re-expressing variants from {from_reference.upper()} to {reference.upper()}")
+        table = reexpress_table(table, from_reference, reference,
+                                       rsrs_tree=trees["rsrs"], rcrs_tree=trees["rcrs"])
+    description = (f"{path} ({len(table)} samples, variants relative to "
+                   f"{from_reference.upper()}" + (f", re-expressed to {reference.upper()})"
+                                                  if from_reference != reference else ")"))
+    print(f"data: using {description}")
+    return table, description
+
+
+def _read_hmtdna_file(path):
+    # a pickle runs code when loaded: only the pinned Hub revision or a file the user named
+    # reaches this point
+    if path.suffix == ".pkl" or path.name.endswith(".pkl.gz"):
+        return load_hub_table(path, trusted=True)
+    return load_haplogrep_report(path)
+
+
+def _simulated_hmtdna(tree, n_samples, seed, why):
+    table = simulate_haplogroup_table(tree, n_samples, seed=seed)
+    description = (f"SIMULATED haplotypes ({why}) - not real data: {n_samples} samples drawn "
+                   f"from the PhyloTree rooted at {tree.root}")
+    print(f"data: using {description}")
+    return table, description

@@ -1,0 +1,128 @@
+"""The experiment loop the notebooks share: fit over seeds, embed held-out samples, tabulate.
+
+A model is fitted on the training split (validation split for early stopping), held-out samples
+get test-time latents, and latent geodesic distances are correlated with a known reference
+geometry (tree, circular phase, Hamming) on train and test. Tables are mean ± std over seeds.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import rgd_utils as R
+from rgdkit.metrics.distances import distance_correlation, pairwise_distances
+from rgdkit.metrics.reconstruction import binary_reconstruction_scores, reconstruction_errors
+
+
+def subsample(n, max_n, seed=0):
+    """At most ``max_n`` sorted indices out of ``n``, drawn without replacement."""
+    if n <= max_n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, max_n, replace=False))
+
+
+def embedding_scores(Z_train, Z_test, manifold, reference, train_idx, test_idx, max_points=3000):
+    """Pearson and Spearman of latent distances with ``reference(indices)`` on train and test.
+
+    ``reference`` maps row indices of the full data to their reference distance matrix; at most
+    ``max_points`` points per split enter (pairs grow quadratically).
+    """
+    scores = {}
+    for split, Z, idx in (("train", Z_train, train_idx), ("test", Z_test, test_idx)):
+        keep = subsample(len(idx), max_points)
+        p, s = distance_correlation(Z[keep], manifold, reference(np.asarray(idx)[keep]))
+        scores[f"{split}_pearson"], scores[f"{split}_spearman"] = p, s
+    return scores
+
+
+def medoid(Z, manifold):
+    """Row index of the point of ``Z`` with the smallest summed geodesic distance to the others:
+    a representative of a group that, unlike a mean, is one of its members."""
+    return int(pairwise_distances(Z, manifold).sum(1).argmin())
+
+
+def fit_rgd(X, split, reference, seed, max_points=3000, scored=None, **params):
+    """Fit one RGD model; returns (record of metrics, fitted model, train latents, test latents).
+
+    ``scored`` (boolean, one per sample of ``X``) restricts the distance correlations to those
+    samples, e.g. the proliferating cells that have a cell-cycle phase.
+    """
+    model = R.RiemannianDecoder(seed=seed, **params)
+    return _fit_and_score(model, X, split, reference, seed, max_points, scored)
+
+
+def fit_pvae(X, split, reference, seed, max_points=3000, scored=None, **params):
+    """Fit one Poincaré VAE (:class:`rgdkit.baselines.pvae.PoincareVAE`) on the same split and metrics as
+    :func:`fit_rgd`. Held-out samples are embedded by the encoder (posterior means). The record
+    also carries the numerical failures: ``nan_epochs``, ``boundary_projections``, ``diverged_at``."""
+    from rgdkit.baselines.pvae import PoincareVAE  # the baseline is optional for RGD users
+
+    model = PoincareVAE(seed=seed, **params)
+    record, *fitted = _fit_and_score(model, X, split, reference, seed, max_points, scored)
+    record.update(**model.failures_, diverged_at=model.diverged_at_)
+    return (record, *fitted)
+
+
+def fit_models(models, X, split, reference, seeds, fit=fit_rgd, **common):
+    """Fit every model of ``models`` (name -> parameters) for every seed with ``fit``.
+
+    ``common`` goes to every fit (training settings, ``max_points``, ``scored``); a model's own
+    parameters win. Prints one summary line per model. Returns ``(records, fitted)``: one record
+    per fit, labelled with its ``model`` name, and each model's ``(model, Z_train, Z_test)`` of
+    the first seed, for figures.
+    """
+    records, fitted = [], {}
+    for name, params in models.items():
+        runs = []
+        for seed in seeds:
+            record, model, Z_train, Z_test = fit(X, split, reference, seed, **{**common, **params})
+            runs.append({"model": name, **record})
+            fitted.setdefault(name, (model, Z_train, Z_test))
+        records += runs
+        print(summary_line(name, runs))
+    return records, fitted
+
+
+def summary_line(name, runs):
+    """One line for the fits of one model: mean ± std train/test Pearson, epochs, time."""
+    def stat(key):
+        values = np.array([r[key] for r in runs], dtype=float)
+        return f"{values.mean():.2f} ± {values.std():.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+    diverged = [r["seed"] for r in runs if r.get("diverged_at") is not None]
+    note = f"; diverged for seeds {diverged}, best state kept" if diverged else ""
+    return (f"{name}: train r {stat('train_pearson')}, test r {stat('test_pearson')} "
+            f"({len(runs)} seed{'s' * (len(runs) > 1)}, {np.mean([r['epochs_run'] for r in runs]):.0f} "
+            f"epochs, {np.mean([r['fit_seconds'] for r in runs]):.0f} s per fit{note})")
+
+
+def _fit_and_score(model, X, split, reference, seed, max_points, scored=None):
+    """Fit ``model`` on the training split (validation split for early stopping), embed the test
+    split and score both: distance correlations (on the ``scored`` samples), test reconstruction
+    errors, epochs and time."""
+    train, val, test = split
+    start = time.perf_counter()
+    Z_train = model.fit_transform(X[train], X_val=X[val])
+    fit_seconds = time.perf_counter() - start
+    Z_test = model.transform(X[test])
+    keep_train, keep_test = ((np.ones(len(train), bool), np.ones(len(test), bool)) if scored is None
+                             else (np.asarray(scored)[train], np.asarray(scored)[test]))
+    record = embedding_scores(Z_train[keep_train], Z_test[keep_test], model.manifold_, reference,
+                              train[keep_train], test[keep_test], max_points)
+    X_hat = model.inverse_transform(Z_test)
+    errors = reconstruction_errors(X[test], X_hat)
+    if getattr(model, "loss", "mse") == "bce":  # binary data: also BCE and per-sample F1
+        errors.update(binary_reconstruction_scores(X[test], X_hat))
+    record.update({f"test_{k}": v for k, v in errors.items()})
+    record.update(seed=seed, epochs_run=len(model.history_["epoch"]), fit_seconds=fit_seconds,
+                  diverged_at=getattr(model, "diverged_at_", None))
+    return record, model, Z_train, Z_test
+
+
+def latents_in_data_order(split, Z_train, Z_val, Z_test):
+    """One (n, ambient) array with each split's latents back in the rows of the full data."""
+    parts = [np.asarray(Z) for Z in (Z_train, Z_val, Z_test)]
+    out = np.empty((sum(len(i) for i in split), parts[0].shape[1]), dtype=parts[0].dtype)
+    for idx, Z in zip(split, parts):
+        out[np.asarray(idx)] = Z
+    return out

@@ -1,0 +1,1 @@
+"""Writing files: atomically (``atomic``), and the results folder with its tables (``results``)."""

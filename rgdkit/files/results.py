@@ -1,0 +1,29 @@
+"""Where results go, and writing tables and AnnData there atomically."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rgdkit.files.atomic import write_atomically
+
+
+def results_dir():
+    """Where tables and figures go: ``RGD_RESULTS_DIR`` or ``results/``."""
+    path = Path(os.environ.get("RGD_RESULTS_DIR", "results"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_table(df, name, folder=None):
+    """Write ``df`` as ``<folder>/<name>.csv`` atomically; returns the path."""
+    return _write_atomically(lambda path: df.to_csv(path), f"{name}.csv", folder)
+
+
+def save_anndata(adata, name, folder=None):
+    """Write ``adata`` as ``<folder>/<name>.h5ad`` atomically (to continue in scanpy); returns the path."""
+    return _write_atomically(lambda path: adata.write_h5ad(path), f"{name}.h5ad", folder)
+
+
+def _write_atomically(write, filename, folder):
+    folder = Path(folder) if folder is not None else results_dir()
+    return write_atomically(folder / filename, write)

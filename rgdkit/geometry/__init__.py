@@ -1,0 +1,1 @@
+"""Geometry a fitted decoder induces on its latent manifold (``pullback``)."""

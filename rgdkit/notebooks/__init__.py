@@ -1,0 +1,1 @@
+"""Executing the paper notebooks (``runner``)."""

@@ -1,0 +1,1 @@
+"""Figures: Poincaré disk, sphere, torus and embedding plots, and ``save_figure``."""

@@ -1,0 +1,164 @@
+"""The training skeleton both latent-variable estimators share.
+
+:class:`LatentEstimator` is a scikit-learn estimator (``clone``, ``get_params``, ``set_params``,
+``repr``, pipelines) that owns its randomness (a ``torch.Generator`` seeded with ``seed``; the
+global torch and numpy random states are left as they were) and runs the epoch loop: recording,
+early stopping on a validation loss, divergence handling and best-state restore. A subclass
+says what one epoch is and what its state is:
+
+- ``_run_epoch(epoch) -> (train_loss, val_loss or None, extras)``: one pass; ``extras`` (a dict)
+  is appended to ``history_``;
+- ``_after_epoch(epoch)``: steps taken after the epoch was scored (the RGD latent step); the best
+  state is snapshotted before them, so the state kept is the one that was scored;
+- ``_get_state()`` / ``_set_state(state)``: a copy of everything trained, and restoring it;
+- ``_divergence_hint()``: what to change when the loss becomes non-finite.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from scipy import sparse
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_array
+from tqdm import tqdm  # text bars: they render in committed notebooks and need no widgets
+
+
+class TrainingDiverged(RuntimeWarning):
+    """The loss became NaN or infinite; training stopped and the best state was kept."""
+
+
+def check_data(X, name="X", n_features=None, expected_by="the model"):
+    """``X`` (array, tensor or DataFrame) as a validated 2-D float numpy array.
+
+    scikit-learn's ``check_array`` checks the shape and the dtype; the finite check here names
+    the offending rows, and ``n_features`` (when given) the width ``expected_by`` was fitted on. Sparse matrices are
+    refused with the fix (the decoder works on dense data). Errors are ValueErrors that name the
+    problem and the fix.
+    """
+    if sparse.issparse(X):
+        raise ValueError(f"{name} is a sparse matrix; the decoder needs dense data: pass "
+                         f"{name}.toarray() (or adata.X.toarray())")
+    if torch.is_tensor(X):
+        X = X.detach().cpu().numpy()
+    try:
+        X = check_array(X, dtype=(np.float64, np.float32), ensure_all_finite=False,
+                        input_name=name)
+    except ValueError as err:
+        if "Expected 2D" in str(err) or "Found array with dim" in str(err):
+            raise ValueError(f"{name} must be a 2-D array (samples x features): {err}") from None
+        raise ValueError(f"{name} must be real and numeric, with at least one sample and one "
+                         f"feature: {err}") from None
+    if not X.flags.writeable:  # torch cannot wrap read-only memory
+        X = X.copy()
+    bad = ~np.isfinite(X).all(1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(f"{name} has NaN or inf in {len(rows)} rows (first: {rows[:5].tolist()}); "
+                         "drop or impute them before fitting")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{name} has {X.shape[1]} features, but {expected_by} is expecting "
+                         f"{n_features} features as input (it was fitted on them); pass data "
+                         "with the same columns")
+    return X
+
+
+def progress_options(verbose):
+    """tqdm keyword arguments: silent when not ``verbose``; otherwise tqdm's default, which
+    ``TQDM_DISABLE=1`` overrides (CI)."""
+    return {} if verbose else {"disable": True}
+
+
+def make_generator(seed, device):
+    """A ``torch.Generator`` on ``device`` seeded with ``seed``: every random draw of a fit uses
+    it, so fitting never touches (or depends on) the global random state."""
+    return torch.Generator(device=device).manual_seed(int(seed))
+
+
+class LatentEstimator(TransformerMixin, BaseEstimator):
+    """Base of the estimators: parameter handling from scikit-learn, the epoch loop from here."""
+
+    _estimator_name = "model"
+
+    def fit_transform(self, X, y=None, *, X_val=None):
+        """Fit and return the training latents."""
+        return self.fit(X, y, X_val=X_val).latents_
+
+    def _check_fitted(self):
+        if not hasattr(self, "history_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
+
+    def _run_epochs(self, epochs, *, has_validation, track_from=0, stop_from=0, patience=None,
+                    keep_initial=False, description=""):
+        """The epoch loop. The best state (lowest validation loss, else training loss) is kept
+        from epoch ``track_from`` on (before it, the best early state is a fallback); with
+        validation data, training stops ``patience`` epochs after the best epoch, counted from
+        ``stop_from``. A non-finite loss stops training with a :class:`TrainingDiverged` warning
+        and the best state (or, with ``keep_initial``, the initial one) is restored; with no
+        state to keep, FloatingPointError. Sets ``history_``, ``best_epoch_``, ``diverged_at_``.
+        """
+        self.history_ = {"epoch": [], "train_loss": [], "val_loss": []}
+        self.diverged_at_ = None
+        best = self._get_state() if keep_initial else None
+        best_loss, best_epoch = math.inf, -1
+        bar = tqdm(range(epochs), desc=description, **progress_options(self.verbose))
+        for epoch in bar:
+            train_loss, val_loss, extras = self._run_epoch(epoch)
+            self._record(epoch, train_loss, val_loss, extras)
+            monitored = train_loss if val_loss is None else val_loss
+            if not (math.isfinite(train_loss) and math.isfinite(monitored)):
+                self._diverged(epoch, best, best_epoch)
+                break
+            settled = epoch >= track_from
+            if monitored < best_loss or (settled and best_epoch < track_from):
+                best, best_loss, best_epoch = self._get_state(), monitored, epoch
+            self._after_epoch(epoch)
+            if epoch % 10 == 0 or epoch == epochs - 1:
+                # refresh=False: tqdm's own rate limit decides when to redraw
+                bar.set_postfix(train=f"{train_loss:.4f}",
+                                val=f"{math.nan if val_loss is None else val_loss:.4f}",
+                                refresh=False)
+            if (has_validation and patience is not None and epoch >= stop_from
+                    and epoch - best_epoch > patience):
+                break
+        bar.close()
+        if best is not None:
+            self._set_state(best)
+        self.best_epoch_ = best_epoch
+
+    def _record(self, epoch, train_loss, val_loss, extras):
+        self.history_["epoch"].append(epoch)
+        self.history_["train_loss"].append(train_loss)
+        self.history_["val_loss"].append(math.nan if val_loss is None else val_loss)
+        for key, value in extras.items():
+            self.history_.setdefault(key, []).append(value)
+
+    def _diverged(self, epoch, best, best_epoch):
+        self.diverged_at_ = epoch
+        name = self._estimator_name
+        if best is None:
+            raise FloatingPointError(f"{name} training diverged at epoch {epoch} before any finite "
+                                     f"loss. Hint: {self._divergence_hint()}")
+        kept = f"epoch {best_epoch}" if best_epoch >= 0 else "the initial networks"
+        warnings.warn(f"{name} training diverged at epoch {epoch} (non-finite loss); stopped and "
+                      f"kept the best state ({kept}). Hint: {self._divergence_hint()}",
+                      TrainingDiverged, stacklevel=4)
+
+    # ---- what a subclass provides -----------------------------------------------------------
+    def _run_epoch(self, epoch):
+        raise NotImplementedError
+
+    def _after_epoch(self, epoch):
+        """Nothing by default."""
+
+    def _get_state(self):
+        raise NotImplementedError
+
+    def _set_state(self, state):
+        raise NotImplementedError
+
+    def _divergence_hint(self):
+        raise NotImplementedError
