@@ -19,13 +19,12 @@ def hmtdna_spec(reference):
         "figures": [f"hmtdna_{reference}_haplogroups", f"hmtdna_{reference}_depth_region"],
         "tables": [f"hmtdna_{reference}_table3", f"hmtdna_{reference}_table3_numeric",
                    f"hmtdna_{reference}_table3_vs_paper"],
-        "needs": ["RGD_HMTDNA_SOURCE", "RGD_PHYLOTREE_RSRS", "RGD_PHYLOTREE_RCRS"],
         "data_says": "1kgp_rcrs_haplogrep.txt.gz",
     }
 
 
 # what each notebook must leave under results/: figure stems (PNG and PDF), CSV tables, files;
-# "needs": real data it cannot run without; "data_says": what its first output names on real data;
+# "data_says": what its first output names on real data;
 # "rows": models a table must list; "finite": tables whose numbers must all be finite
 EXPECTED = {
     "1_CellCycle.ipynb": {
@@ -149,9 +148,6 @@ def test_notebook_runs_in_fast_profile_and_saves_results(name, tmp_path, monkeyp
     if not notebook.exists():
         pytest.skip(f"{name} not written yet")
     real_data = shared_data_environment(SHARED_DATA)
-    missing = [v for v in spec.get("needs", []) if v not in real_data]
-    if missing:
-        pytest.skip(f"{name} needs the real data in {SHARED_DATA} ({', '.join(missing)})")
     for variable, value in real_data.items():
         monkeypatch.setenv(variable, value)
     results = tmp_path / "results"
