@@ -350,3 +350,72 @@ def test_draw_curves_leaves_out_steps_across_the_seam():
     _, ax = plt.subplots()
     figures.draw_curves(ax, [crossing])
     assert len(ax.collections[0].get_segments()) == 3
+
+
+def _colorbar_labels(fig):
+    """Labels of the colour bars of ``fig`` (axes that hold a colorbar)."""
+    return [ax.get_ylabel() for ax in fig.axes if hasattr(ax, "_colorbar")]
+
+
+@pytest.mark.parametrize("draw", [
+    lambda ax, c: figures.plot_poincare_disk(np.zeros((5, 2)), colors=c, ax=ax, color_label="depth"),
+    lambda ax, c: figures.plot_embedding(np.random.default_rng(0).normal(size=(5, 2)), colors=c, ax=ax,
+                                         color_label="depth"),
+    lambda ax, c: figures.plot_torus_flat(np.zeros((5, 2)), colors=c, ax=ax, color_label="depth"),
+], ids=["disk", "embedding", "flat torus"])
+def test_every_continuous_colouring_gets_a_labelled_colour_bar_by_default(draw):
+    fig, ax = plt.subplots()
+    draw(ax, np.arange(5.0))
+    assert _colorbar_labels(fig) == ["depth"]
+    plt.close(fig)
+
+
+def test_3d_plots_label_their_colour_bars_and_categories_get_a_legend_instead():
+    fig = plt.figure()
+    ax = fig.add_subplot(1, 2, 1, projection="3d")
+    figures.plot_sphere(np.tile([[0.0, 0.0, 1.0]], (5, 1)), colors=np.arange(5.0), ax=ax,
+                        color_label="phase")
+    assert _colorbar_labels(fig) == ["phase"]
+    ax2 = fig.add_subplot(1, 2, 2)
+    figures.plot_embedding(np.zeros((4, 2)), labels=np.array(list("abab")), ax=ax2)
+    assert ax2.get_legend() is not None and len(_colorbar_labels(fig)) == 1
+    plt.close(fig)
+
+
+def test_category_palette_never_repeats_a_colour():
+    for n in (3, 12, 25, 40):
+        colours = [tuple(np.round(c, 6)) for c in figures.category_palette(n)]
+        assert len(set(colours)) == n
+
+
+def test_labelled_curves_get_one_legend_entry_per_line_style():
+    fig, ax = plt.subplots()
+    curve = np.stack([np.linspace(0, 1, 5), np.zeros(5)], 1)
+    figures.draw_curves(ax, [curve, curve + 1], label="pullback geodesic")
+    figures.draw_curves(ax, [curve], linestyle="--", color="tab:blue", label="H² geodesic")
+    labels = [t.get_text() for t in ax.legend().get_texts()]
+    assert labels == ["pullback geodesic", "H² geodesic"]
+    plt.close(fig)
+
+
+def test_spread_labels_separates_colliding_labels_and_keeps_them_near_their_points():
+    points = np.array([[0.0, 0.0], [0.001, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    moved = figures.spread_labels(points)
+    distances = np.linalg.norm(moved[:, None] - moved[None], axis=-1) + np.eye(4)
+    assert distances.min() >= 0.04 * 0.999
+    assert np.abs(moved - points).max() < 0.05
+
+
+def test_zoomed_disk_fits_the_points_and_says_so():
+    fig, ax = plt.subplots()
+    figures.plot_poincare_disk(np.array([[0.1, 0.1], [0.2, 0.3]]), labels=np.array(["a", "b"]),
+                               radius=2.0, ax=ax, title="H²", zoom=True)
+    assert ax.get_xlim()[1] < 0.5 and "zoomed" in ax.get_title()
+    plt.close(fig)
+
+
+def test_frequency_histogram_marks_the_cut_in_its_legend():
+    fig, ax = plt.subplots()
+    figures.plot_frequency_histogram(ax, [0.0001, 0.0002, 0.01, 0.5], cut=0.0005)
+    assert ax.get_legend().get_texts()[0].get_text() == "cut 0.0005: 2 kept, 2 dropped"
+    plt.close(fig)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, SHARED_DATA
+from rgdkit.experiments import paper
 from rgdkit.notebooks.runner import (RENDERED, collapse_progress, execute, notebooks_in,
                                      shared_data_environment)
 
@@ -17,35 +18,35 @@ from rgdkit.notebooks.runner import (RENDERED, collapse_progress, execute, noteb
 def hmtdna_spec(reference):
     return {
         "figures": [f"hmtdna_{reference}_haplogroups", f"hmtdna_{reference}_depth_region"],
-        "tables": [f"hmtdna_{reference}_table3", f"hmtdna_{reference}_table3_numeric",
-                   f"hmtdna_{reference}_table3_vs_paper"],
+        "tables": [f"hmtdna_{reference}_table3", f"hmtdna_{reference}_table3_vs_paper"],
+        "paper_table": f"hmtdna_{reference}_table3",
         "data_says": "1kgp_rcrs_haplogrep.txt.gz",
     }
 
 
 # what each notebook must leave under results/: figure stems (PNG and PDF), CSV tables, files;
 # "data_says": what its first output names on real data;
-# "rows": models a table must list; "finite": tables whose numbers must all be finite
+# "paper_table": the paper table it saves (rgdkit.experiments.paper); "finite": tables whose numbers must all be finite
 EXPECTED = {
     "1_CellCycle.ipynb": {
         "figures": ["cellcycle_umap", "cellcycle_sphere_torus", "cellcycle_euclidean",
                     "cellcycle_noise_sphere", "cellcycle_pullback"],
-        "tables": ["cellcycle_table1", "cellcycle_table1_numeric", "cellcycle_table1_vs_paper",
-                   "cellcycle_noise", "cellcycle_noise_numeric", "cellcycle_pullback_phase_pairs",
+        "tables": ["cellcycle_table1", "cellcycle_table1_vs_paper", "cellcycle_noise", "cellcycle_noise_numeric", "cellcycle_pullback_phase_pairs",
                    "cellcycle_pullback_correlation"],
         "finite": ["cellcycle_pullback_correlation"],
         "files": ["cellcycle_rgd.h5ad"],
+        "paper_table": "cellcycle_table1",
         "data_says": "peco_ipsc_101genes.h5ad",
     },
     "2_BranchingDiffusion.ipynb": {
         "figures": ["branching_poincare_disk", "branching_baselines", "branching_sigma_ablation",
                     "branching_curvature_sigma_grid", "branching_training_curves",
-                    "branching_pvae_disk", "branching_pullback"],
-        "tables": ["branching_table2", "branching_table2_numeric", "branching_table2_vs_paper",
-                   "branching_sigma_ablation", "branching_curvature_sigma_grid",
+                    "branching_pvae_disk", "branching_pullback", "branching_sigma_errorbars",
+                    "branching_curvature_sigma_heatmap"],
+        "tables": ["branching_table2", "branching_table2_vs_paper", "branching_sigma_ablation", "branching_curvature_sigma_grid",
                    "branching_pvae_failures", "branching_pullback_leaf_pairs",
                    "branching_pullback_correlation"],
-        "rows": {"branching_table2": ["P-VAE B² c=1.2"]},
+        "paper_table": "branching_table2",
         "finite": ["branching_pullback_correlation"],
         "data_says": "tensordataset.npz",
     },
@@ -123,6 +124,21 @@ def test_a_failing_run_keeps_its_outputs_beside_the_output_and_raises(tmp_path):
     assert code[-1].outputs[0]["ename"] == "ZeroDivisionError"
 
 
+def check_paper_table(results, table):
+    """The saved table has the paper's columns, its rows marked in_paper (the fast profile may run
+    a subset of them), our rows after them, and a comparison row for every published value."""
+    frame = pd.read_csv(results / f"{table.name}.csv")
+    assert list(frame.columns[:3]) == ["model", "in_paper", "n_seeds"]
+    for column in table.columns():
+        assert f"{column}_mean" in frame and f"{column}_std" in frame, f"{table.name} lacks {column}"
+    ran = frame[frame.model.isin(table.labels())]
+    assert len(ran) > 0 and ran.in_paper.all() and not frame[~frame.model.isin(table.labels())].in_paper.any()
+    assert frame.in_paper.to_numpy()[:len(ran)].all(), "the paper's rows come first"
+    beside = pd.read_csv(results / f"{table.name}_vs_paper.csv")
+    published = sum(not k.endswith("_std") for row in table.rows for k in row.published)
+    assert len(beside) == published and beside.paper.notna().all()
+
+
 def code_cells(nb, skip_tags=("parameters", "injected-parameters")):
     return [cell.source for cell in nb.cells if cell.cell_type == "code"
             and not set(cell.metadata.get("tags", [])) & set(skip_tags)]
@@ -170,9 +186,7 @@ def test_notebook_runs_in_fast_profile_and_saves_results(name, tmp_path, monkeyp
     for stem in spec["tables"]:
         table = pd.read_csv(results / f"{stem}.csv")
         assert len(table) > 0, f"{stem}.csv is empty"
-    for stem, rows in spec.get("rows", {}).items():
-        missing_rows = set(rows) - set(pd.read_csv(results / f"{stem}.csv").iloc[:, 0])
-        assert not missing_rows, f"{stem}.csv lacks {missing_rows}"
+    check_paper_table(results, paper.table(spec["paper_table"]))
     for stem in spec.get("finite", []):
         numbers = pd.read_csv(results / f"{stem}.csv", index_col=0).to_numpy(dtype=float)
         assert np.isfinite(numbers).all(), f"{stem}.csv has non-finite values"

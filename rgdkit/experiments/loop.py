@@ -96,9 +96,18 @@ def summary_line(name, runs):
             f"epochs, {np.mean([r['fit_seconds'] for r in runs]):.0f} s per fit{note})")
 
 
+def panel_title(prefix, record):
+    """A figure panel's title for one fit: train Pearson and train MSE, and the epoch it diverged
+    at, if it did (its panel then shows the best state before that)."""
+    title = f"{prefix}: r = {record['train_pearson']:.2f}, MSE = {record['train_mse']:.2f}"
+    if record.get("diverged_at") is not None:
+        title += f"\nDIVERGED at epoch {record['diverged_at']} (best state shown)"
+    return title
+
+
 def _fit_and_score(model, X, split, reference, seed, max_points, scored=None):
     """Fit ``model`` on the training split (validation split for early stopping), embed the test
-    split and score both: distance correlations (on the ``scored`` samples), test reconstruction
+    split and score both: distance correlations (on the ``scored`` samples), reconstruction
     errors, epochs and time."""
     train, val, test = split
     start = time.perf_counter()
@@ -109,14 +118,20 @@ def _fit_and_score(model, X, split, reference, seed, max_points, scored=None):
                              else (np.asarray(scored)[train], np.asarray(scored)[test]))
     record = embedding_scores(Z_train[keep_train], Z_test[keep_test], model.manifold_, reference,
                               train[keep_train], test[keep_test], max_points)
-    X_hat = model.inverse_transform(Z_test)
-    errors = reconstruction_errors(X[test], X_hat)
-    if getattr(model, "loss", "mse") == "bce":  # binary data: also BCE and per-sample F1
-        errors.update(binary_reconstruction_scores(X[test], X_hat))
-    record.update({f"test_{k}": v for k, v in errors.items()})
+    for name, idx, Z in (("train", train, Z_train), ("test", test, Z_test)):
+        record.update({f"{name}_{k}": v for k, v in _reconstruction(model, X[idx], Z).items()})
     record.update(seed=seed, epochs_run=len(model.history_["epoch"]), fit_seconds=fit_seconds,
                   diverged_at=getattr(model, "diverged_at_", None))
     return record, model, Z_train, Z_test
+
+
+def _reconstruction(model, X, Z):
+    """MAE and MSE of the decoded latents; for binary data (BCE loss) also BCE and F1."""
+    X_hat = model.inverse_transform(Z)
+    scores = reconstruction_errors(X, X_hat)
+    if getattr(model, "loss", "mse") == "bce":
+        scores.update(binary_reconstruction_scores(X, X_hat))
+    return scores
 
 
 def latents_in_data_order(split, Z_train, Z_val, Z_test):

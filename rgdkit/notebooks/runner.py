@@ -108,23 +108,24 @@ def execute(notebook: Path, output: Path, profile: str, timeout: int | None = No
     error is raised."""
     source, parameters = source_and_parameters(notebook, profile)
     folder = DEFAULT_OUTPUT_DIR if output.resolve() == notebook.resolve() else output.parent
+    running = folder / f"{notebook.stem}.running.ipynb"
     failed = folder / f"{notebook.stem}.failed.ipynb"
-    failed.parent.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     try:
         # papermill writes as it goes; to a scratch path, so a half-run never replaces ``output``
-        nb = papermill.execute_notebook(source, str(failed), parameters=parameters,
+        nb = papermill.execute_notebook(source, str(running), parameters=parameters,
                                         kernel_name="python3", language="python", cwd=str(ROOT),
                                         progress_bar=False,
                                         execution_timeout=timeout)
     except Exception:
-        _tidy(failed)
+        _tidy(running, failed)
         print(f"  {notebook.name} failed; its outputs up to the failure are in {failed}",
               file=sys.stderr)
         raise
     elapsed = time.perf_counter() - start
     _save(nb, output)
-    failed.unlink(missing_ok=True)
+    running.unlink(missing_ok=True)
     return elapsed
 
 
@@ -139,10 +140,11 @@ def render(notebook: Path) -> Path:
     return notebook
 
 
-def _tidy(path: Path) -> None:
-    if path.is_file():
-        nb = nbformat.read(path, as_version=4)
-        _save(nb, path)
+def _tidy(running: Path, failed: Path) -> None:
+    """Keep a failed run's notebook (progress bars collapsed) as ``failed``."""
+    if running.is_file():
+        _save(nbformat.read(running, as_version=4), failed)
+        running.unlink()
 
 
 def _save(nb, path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 import torch
 from geoopt.manifolds.lorentz import math as lorentz_math
@@ -194,23 +195,33 @@ def _to_numpy(x):
 # --------------------------------------------------------------------------------------------
 def plot_poincare_disk(Z_disk, colors=None, labels=None, ax=None, radius=1.0, edges=None,
                        node_positions=None, node_labels=None, cmap=CYCLIC_CMAP, s=POINT_SIZE,
-                       title=None, legend=True, colorbar=False, **scatter_kw):
+                       title=None, legend=True, colorbar=True, color_label=None, zoom=False,
+                       **scatter_kw):
     """Scatter Poincaré-disk points (e.g. from ``lorentz_to_poincare``) inside the boundary circle.
 
     ``radius`` is the disk radius (sqrt(k) for unscaled ``lorentz_to_poincare`` output).
     ``edges`` are (i, j) index pairs into ``node_positions`` drawn as straight segments (not
     geodesic arcs), e.g. tree edges between ``node_means`` or lineage edges between
-    ``node_medians``; ``node_labels`` puts one text label at each node position.
-    Equal aspect, no ticks. Extra keywords go to ``ax.scatter``.
+    ``node_medians``; ``node_labels`` puts one text label at each node position (moved apart
+    where labels collide). ``zoom`` fits the view to the points instead of the whole disk and
+    says so in the title. Equal aspect, no ticks. Extra keywords go to ``ax.scatter``.
     """
     ax = _axes_2d(ax)
     ax.add_patch(Circle((0, 0), radius, fill=False, color="0.3", linewidth=1))
     if edges is not None or node_labels is not None:
         draw_edges(ax, node_positions, edges, node_labels)
-    _scatter(ax, _points(Z_disk, 2), colors, labels, cmap, s, legend, colorbar, scatter_kw)
-    margin = 1.03 * radius
-    ax.set_xlim(-margin, margin)
-    ax.set_ylim(-margin, margin)
+    _scatter(ax, _points(Z_disk, 2), colors, labels, cmap, s, legend, colorbar, scatter_kw,
+             color_label)
+    points = _points(Z_disk, 2)
+    if zoom:  # fit the view to the points; the title says so
+        centre = (points.max(0) + points.min(0)) / 2
+        half = 0.55 * np.ptp(points, axis=0).max()
+        ax.set_xlim(centre[0] - half, centre[0] + half)
+        ax.set_ylim(centre[1] - half, centre[1] + half)
+        title = f"{title} (zoomed to the points)" if title else "zoomed to the points"
+    else:
+        ax.set_xlim(-1.03 * radius, 1.03 * radius)
+        ax.set_ylim(-1.03 * radius, 1.03 * radius)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -223,7 +234,7 @@ def plot_poincare_disk(Z_disk, colors=None, labels=None, ax=None, radius=1.0, ed
 
 def plot_embedding(Z2, colors=None, ax=None, labels=None, cmap=None, s=POINT_SIZE,
                    highlight_mask=None, highlight_marker="x", highlight_label=None, title=None,
-                   legend=True, colorbar=False, xlabel=None, ylabel=None, **scatter_kw):
+                   legend=True, colorbar=True, color_label=None, xlabel=None, ylabel=None, **scatter_kw):
     """Plain 2-D scatter (UMAP, PCA, an R² latent space).
 
     Pass ``cmap=phase_colormap()`` for angles. Points where ``highlight_mask`` is True (e.g.
@@ -232,7 +243,7 @@ def plot_embedding(Z2, colors=None, ax=None, labels=None, cmap=None, s=POINT_SIZ
     Extra keywords go to ``ax.scatter``.
     """
     ax = _axes_2d(ax)
-    _scatter(ax, _points(Z2, 2), colors, labels, cmap, s, legend, colorbar, scatter_kw,
+    _scatter(ax, _points(Z2, 2), colors, labels, cmap, s, legend, colorbar, scatter_kw, color_label,
              highlight_mask, highlight_marker, highlight_label)
     ax.set_aspect("equal", adjustable="datalim")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
@@ -240,7 +251,7 @@ def plot_embedding(Z2, colors=None, ax=None, labels=None, cmap=None, s=POINT_SIZ
 
 
 def plot_torus_flat(angles, colors=None, ax=None, labels=None, cmap=CYCLIC_CMAP, s=POINT_SIZE,
-                    title=None, legend=True, colorbar=False, **scatter_kw):
+                    title=None, legend=True, colorbar=True, color_label=None, **scatter_kw):
     """Scatter torus angles (from ``torus_angles``) on the flat square [-π, π)².
 
     The torus is this square with opposite edges glued: the arrows on the border follow the
@@ -249,7 +260,8 @@ def plot_torus_flat(angles, colors=None, ax=None, labels=None, cmap=CYCLIC_CMAP,
     """
     ax = _axes_2d(ax)
     _draw_flat_torus_border(ax)
-    _scatter(ax, _points(angles, 2), colors, labels, cmap, s, legend, colorbar, scatter_kw)
+    _scatter(ax, _points(angles, 2), colors, labels, cmap, s, legend, colorbar, scatter_kw,
+             color_label)
     ticks, tick_labels = [-np.pi, 0, np.pi], ["−π", "0", "π"]
     ax.set(xlim=(-1.08 * np.pi, 1.08 * np.pi), ylim=(-1.08 * np.pi, 1.08 * np.pi),
            xticks=ticks, yticks=ticks, xticklabels=tick_labels, yticklabels=tick_labels,
@@ -285,10 +297,31 @@ def draw_edges(ax, node_positions, edges=None, node_labels=None):
     if node_labels is not None:
         if len(node_labels) != len(nodes):
             raise ValueError(f"{len(node_labels)} node labels for {len(nodes)} node positions")
-        for (x, y), text in zip(nodes, node_labels):
+        for (x, y), text in zip(spread_labels(nodes), node_labels):
             ax.text(x, y, str(text), fontsize=7, ha="center", va="center", zorder=4,
                     bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none",
                               alpha=0.7))
+
+
+def spread_labels(positions, min_distance=None, steps=200):
+    """Label positions moved apart until no two are closer than ``min_distance`` (default 4 % of
+    the positions' extent): pairs that collide push each other along the line between them, so
+    each label stays near its own point."""
+    points = np.array(_points(positions, 2), dtype=float)
+    if len(points) < 2:
+        return points
+    extent = np.ptp(points, axis=0).max() or 1.0
+    min_distance = 0.04 * extent if min_distance is None else min_distance
+    rng = np.random.default_rng(0)  # breaks ties between labels at the same spot
+    points += rng.normal(scale=1e-6 * extent, size=points.shape)
+    for _ in range(steps):
+        delta = points[:, None, :] - points[None, :, :]
+        distance = np.linalg.norm(delta, axis=-1) + np.eye(len(points))
+        overlap = np.clip(min_distance - distance, 0, None) * (1 - np.eye(len(points)))
+        if not overlap.any():
+            break
+        points += 0.5 * (delta / distance[..., None] * overlap[..., None]).sum(1)
+    return points
 
 
 def plot_volume_element(coords, values, shape, ax=None, log=True, cmap="Greys", colorbar=True,
@@ -317,12 +350,13 @@ def plot_volume_element(coords, values, shape, ax=None, log=True, cmap="Greys", 
     return ax
 
 
-def draw_curves(ax, curves, period=None, color="tab:red", linewidth=1.5, **line_kw):
+def draw_curves(ax, curves, period=None, color="tab:red", linewidth=1.5, label=None, **line_kw):
     """Draw 2-D curves (a sequence of (n, 2) arrays, e.g. geodesics in chart coordinates).
 
     With ``period`` (2π for longitude or torus angles), a step whose first or second coordinate
     jumps by more than half the period crosses the chart's seam and is left out instead of being
-    drawn across the plot. Extra keywords go to the ``LineCollection``.
+    drawn across the plot. ``label`` names the curves in the axes' legend (one entry for all).
+    Extra keywords go to the ``LineCollection``.
     """
     segments = []
     for curve in curves:
@@ -333,7 +367,40 @@ def draw_curves(ax, curves, period=None, color="tab:red", linewidth=1.5, **line_
             steps = steps[jump <= period / 2]
         segments.extend(steps)
     ax.add_collection(LineCollection(segments, colors=color, linewidths=linewidth, zorder=4,
-                                     **line_kw))
+                                     label=label, **line_kw))
+    return ax
+
+
+def plot_metric_by_setting(ax, records, setting, metric, label=None, **errorbar_kw):
+    """Mean ± std over seeds of ``metric`` against a numeric ``setting`` (e.g. noise σ), from
+    fit records (dicts or a DataFrame with one row per fit); one error-bar line."""
+    frame = pd.DataFrame(records)
+    stats = frame.groupby(setting)[metric].agg(["mean", "std"]).fillna(0.0)
+    ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3,
+                label=label, **errorbar_kw)
+    ax.set(xlabel=setting, ylabel=metric.replace("_", " "))
+    return ax
+
+
+def plot_frequency_histogram(ax, frequencies, cut, bins=60):
+    """Histogram of variant frequencies on a log axis, with the frequency ``cut`` below which
+    variants are dropped drawn as a dashed line (in the legend with the counts on each side)."""
+    frequencies = np.asarray(frequencies, dtype=float)
+    frequencies = frequencies[frequencies > 0]
+    edges = np.logspace(np.log10(frequencies.min()), 0, bins)
+    ax.hist(frequencies, bins=edges, color="0.5")
+    kept = int((frequencies >= cut).sum())
+    ax.axvline(cut, color="tab:red", linestyle="--",
+               label=f"cut {cut:g}: {kept} kept, {len(frequencies) - kept} dropped")
+    ax.set(xscale="log", xlabel="fraction of genomes carrying the variant", ylabel="variants")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_grid_heatmap(ax, table, value_label, fmt=".2f", cmap="viridis"):
+    """A (rows x columns) table of numbers, e.g. train Pearson over curvature x σ, as an annotated
+    seaborn heatmap with a labelled colour bar."""
+    sns.heatmap(table, annot=True, fmt=fmt, cmap=cmap, ax=ax, cbar_kws={"label": value_label})
     return ax
 
 
@@ -347,7 +414,7 @@ def _axes_2d(ax):
 # 3-D plots
 # --------------------------------------------------------------------------------------------
 def plot_sphere(Z, colors=None, ax=None, labels=None, cmap=CYCLIC_CMAP, wireframe=True,
-                elev=20, azim=-60, s=POINT_SIZE, title=None, legend=True, colorbar=False,
+                elev=20, azim=-60, s=POINT_SIZE, title=None, legend=True, colorbar=True, color_label=None,
                 **scatter_kw):
     """Scatter points of S² (unit vectors in R³) on 3-D axes over a light wireframe sphere."""
     ax = _axes_3d(ax)
@@ -355,14 +422,15 @@ def plot_sphere(Z, colors=None, ax=None, labels=None, cmap=CYCLIC_CMAP, wirefram
         u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 25), np.linspace(0, np.pi, 13))
         ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v),
                           color="0.6", linewidth=0.3, alpha=0.6)
-    _scatter(ax, _points(Z, 3), colors, labels, cmap, s, legend, colorbar, scatter_kw)
+    _scatter(ax, _points(Z, 3), colors, labels, cmap, s, legend, colorbar, scatter_kw,
+             color_label)
     ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1), title=title)
     _finish_3d(ax, (1, 1, 1), elev, azim)
     return ax
 
 
 def plot_torus_3d(angles, colors=None, ax=None, labels=None, R=2.0, r=0.8, cmap=CYCLIC_CMAP,
-                  elev=35, azim=-60, s=POINT_SIZE, title=None, legend=True, colorbar=False,
+                  elev=35, azim=-60, s=POINT_SIZE, title=None, legend=True, colorbar=True, color_label=None,
                   **scatter_kw):
     """Scatter torus angles (from ``torus_angles``) on a lightly drawn torus in R³.
 
@@ -378,7 +446,7 @@ def plot_torus_3d(angles, colors=None, ax=None, labels=None, R=2.0, r=0.8, cmap=
     ax.plot_wireframe(*surface, rstride=3, cstride=3, color="0.6", linewidth=0.3, alpha=0.5)
     angles = _points(angles, 2)
     points = np.stack(_torus_xyz(angles[:, 0], angles[:, 1], R, 1.04 * r), axis=1)
-    _scatter(ax, points, colors, labels, cmap, s, legend, colorbar, scatter_kw)
+    _scatter(ax, points, colors, labels, cmap, s, legend, colorbar, scatter_kw, color_label)
     ax.set(xlim=(-R - r, R + r), ylim=(-R - r, R + r), zlim=(-r, r), title=title)
     _finish_3d(ax, (R + r, R + r, r), elev, azim)
     return ax
@@ -413,11 +481,12 @@ def _points(Z, dim):
     return Z
 
 
-def _scatter(ax, points, colors, labels, cmap, s, legend, colorbar, scatter_kw,
+def _scatter(ax, points, colors, labels, cmap, s, legend, colorbar, scatter_kw, color_label=None,
              highlight_mask=None, highlight_marker="x", highlight_label=None):
     """Draw ``points`` (N, 2 or 3) coloured by values ``colors`` or by categories ``labels``.
 
-    Values go through ``cmap`` on one scale shared by all points (a colorbar when ``colorbar``);
+    Values go through ``cmap`` on one scale shared by all points, with a colour bar labelled
+    ``color_label`` (unless ``colorbar`` is False);
     categories get a qualitative palette and, when ``legend``, a legend outside the axes.
     Points in ``highlight_mask`` form a second scatter with ``highlight_marker``. Large point
     sets are rasterized so PDFs stay small.
@@ -448,7 +517,7 @@ def _scatter(ax, points, colors, labels, cmap, s, legend, colorbar, scatter_kw,
                      if labels is not None else {"loc": "best"})
         ax.legend(handles=handles, fontsize="small", **placement)
     if colorbar and _are_values(colors):
-        ax.figure.colorbar(drawn, ax=ax, shrink=0.7)
+        ax.figure.colorbar(drawn, ax=ax, shrink=0.7, label=color_label or "value")
     return drawn
 
 
@@ -462,6 +531,13 @@ def _category_colors(labels, n_points):
     handles = [Line2D([], [], marker="o", linestyle="", color=rgba[i], label=str(category))
                for i, category in enumerate(categories)]
     return rgba[index], handles
+
+
+def category_handles(labels):
+    """Legend handles (one per category, in the colours every plot here gives it) for a legend
+    shared by several panels."""
+    labels = np.asarray(labels)
+    return _category_colors(labels, len(labels))[1]
 
 
 def category_palette(n):
