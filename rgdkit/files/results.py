@@ -15,15 +15,32 @@ def results_dir():
 
 
 def save_table(df, name, folder=None):
-    """Write ``df`` as ``<folder>/<name>.csv`` atomically; returns the path."""
+    """Write ``df`` as ``<folder>/<name>.csv`` atomically; returns the path.
+
+    ``name`` is a plain file name: one with a path separator or ``..`` raises ValueError, so a
+    table never lands outside the results folder.
+    """
+    name = _plain_name(name, "save_table")
     return _write_atomically(lambda path: df.to_csv(path), f"{name}.csv", folder)
 
 
 def save_anndata(adata, name, folder=None):
     """Write ``adata`` as ``<folder>/<name>.h5ad`` atomically (to continue in scanpy); returns the path."""
+    name = _plain_name(name, "save_anndata")
     return _write_atomically(lambda path: adata.write_h5ad(path), f"{name}.h5ad", folder)
 
 
 def _write_atomically(write, filename, folder):
     folder = Path(folder) if folder is not None else results_dir()
     return write_atomically(folder / filename, write)
+
+
+def _plain_name(name, function) -> str:
+    """``name`` when it is a plain file name; a name with a folder part could land anywhere."""
+    name = str(name)
+    separators = {"/", "\\", os.sep, os.altsep} - {None}
+    if not name or name in (".", "..") or ".." in name or any(s in name for s in separators):
+        raise ValueError(f"{function} name {name!r} contains a path separator or '..' (or is "
+                         "empty); pass a plain file name such as 'table' and choose the folder "
+                         "with folder= or the RGD_RESULTS_DIR environment variable")
+    return name
