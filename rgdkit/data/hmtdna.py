@@ -25,10 +25,16 @@ import scipy.sparse
 
 from rgdkit.data.phylotree import (MT_GENOME_LENGTH, PhyloTree, check_reference,
                                    load_phylotree, reexpress_table, reference_of, sort_variants)
-from rgdkit.data.sources import DataNotAvailableError, existing_file, fetch_data_file
+from rgdkit.data.sources import (CorruptDataError, DataNotAvailableError, existing_file,
+                                  fetch_data_file, is_known_content, known_file)
+from rgdkit.files.atomic import write_atomically
 
 HMTDNA_TABLES = {"rsrs": "hmtDNA/rsrs.pkl", "rcrs": "hmtDNA/rcrs.pkl"}  # Hub paths not confirmed
 PHYLOTREE_FILES = {"rsrs": "hmtdna/phylotree-rsrs-17.0.xml", "rcrs": "hmtdna/phylotree-fu-rcrs-1.2.xml"}
+# the same files' Hub paths, whose size and sha256 are known (sources.KNOWN_HUB_FILES)
+PHYLOTREE_HUB_PATHS = {"rsrs": "hmtDNA/trees/phylotree-rsrs/17.0/tree.xml",
+                       "rcrs": "hmtDNA/trees/phylotree-fu-rcrs/1.2/tree.xml"}
+PICKLE_SUFFIXES = (".pkl", ".pkl.gz", ".pickle")
 HMTDNA_TABLE_ENV = "RGD_HMTDNA_TABLE"
 PHYLOTREE_ENVS = {"rsrs": "RGD_PHYLOTREE_RSRS", "rcrs": "RGD_PHYLOTREE_RCRS"}
 
@@ -49,10 +55,19 @@ def load_haplogrep_report(path) -> pd.DataFrame:
     """
     path = existing_file(path, "a haplogrep3 extended report (haplogrep3 classify ... "
                                 "--extend-report; scripts/scrape_mtdna.py prints the command)")
-    table = pd.read_csv(path, sep="\t", quotechar='"', dtype=str, keep_default_na=False,
-                        compression="infer")
-    _require_columns(table, REPORT_COLUMNS, path,
-                     "a haplogrep3 --extend-report table (tab separated, one row per sample)")
+    expected = "a haplogrep3 --extend-report table (tab separated, one row per sample)"
+    try:
+        table = pd.read_csv(path, sep="\t", quotechar='"', dtype=str, keep_default_na=False,
+                            compression="infer")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, EOFError,
+            OSError) as err:  # OSError: a truncated or fake .gz
+        raise CorruptDataError(f"{path} is empty or unreadable ({str(err).strip()[:200]}); "
+                               f"expected {expected}. Rerun haplogrep3 classify --extend-report, "
+                               "or pass another file") from err
+    _require_columns(table, REPORT_COLUMNS, path, expected)
+    if table.empty:
+        raise ValueError(f"{path} has a header but no samples; rerun haplogrep3 classify "
+                         "--extend-report on a FASTA/VCF with samples, or pass another file")
     table["Input_Sample"] = table["Input_Sample"].map(_as_variant_list)
     table["Quality"] = table["Quality"].astype(float)
     table["Rank"] = table["Rank"].astype(int)
@@ -63,15 +78,17 @@ def load_hub_table(path, trusted: bool = False) -> pd.DataFrame:
     """Read one of the paper's Hub tables (``hmtDNA/rsrs.pkl``, ``hmtDNA/rcrs.pkl``).
 
     They are gzip-compressed pandas pickles, and unpickling runs code stored in the file. Pass
-    ``trusted=True`` only for a file from the pinned Hub revision or a path the user named.
+    ``trusted=True`` only for a file whose sha256 was verified or one the user chose to trust
+    (:func:`load_hmtdna_table` decides this). :func:`save_table_tsv` converts a table to a safe
+    text format once.
     """
     path = existing_file(path, "the paper's hmtDNA table (hmtDNA/rsrs.pkl or hmtDNA/rcrs.pkl from "
                                 "the HuggingFace dataset yhsure/riemannian-generative-decoder)")
     if not trusted:
         raise PermissionError(
             f"refusing to unpickle {path}: loading a pickle can run arbitrary code. Call "
-            "load_hub_table(path, trusted=True) only for a file from the pinned Hub revision "
-            "or one you chose yourself.")
+            "load_hub_table(path, trusted=True) only for a file you trust, or read a TSV copy "
+            "(save_table_tsv) instead.")
     with open(path, "rb") as handle:
         is_gzip = handle.read(2) == b"\x1f\x8b"
     table = pd.read_pickle(path, compression="gzip" if is_gzip else None)
@@ -85,6 +102,16 @@ def load_hub_table(path, trusted: bool = False) -> pd.DataFrame:
     table["Input_Sample"] = table["Input_Sample"].map(_as_variant_list)
     table["Quality"] = table["Quality"].astype(float)
     return table
+
+
+def save_table_tsv(table: pd.DataFrame, path):
+    """Write a hmtDNA table as tab-separated text that :func:`load_haplogrep_report` reads back.
+
+    ``Input_Sample`` lists become space-separated strings. Text runs no code when read, unlike a
+    pickle: convert a pickle you trust once, then use the TSV. Returns ``path``.
+    """
+    text = table.assign(Input_Sample=table["Input_Sample"].map(" ".join))
+    return write_atomically(path, lambda temporary: text.to_csv(temporary, sep="\t", index=False))
 
 
 def _require_columns(table: pd.DataFrame, columns, path, expected: str):
@@ -279,21 +306,28 @@ def load_phylotrees():
     ``$RGD_PHYLOTREE_RCRS``, else ``data/hmtdna/`` (PhyloTree 17 RSRS, FU rCRS 1.2 XML files)."""
     trees = {}
     for reference, relpath in PHYLOTREE_FILES.items():
-        path = fetch_data_file(relpath, env_var=PHYLOTREE_ENVS[reference], allow_hub=False)
+        path = fetch_data_file(relpath, env_var=PHYLOTREE_ENVS[reference], allow_hub=False,
+                               **known_file(PHYLOTREE_HUB_PATHS[reference]))
         trees[reference] = load_phylotree(path)
     return trees
 
 
 def load_hmtdna_table(reference, trees, source="auto", source_reference=None,
-                      n_simulated=3000, seed=0):
+                      n_simulated=3000, seed=0, trust_pickle=False):
     """Samples with their variants relative to ``reference`` ("rsrs" or "rcrs"), and a description.
 
     ``source``:
 
     - ``"auto"``: ``$RGD_HMTDNA_TABLE``, else the paper's table ``data/hmtDNA/<reference>.pkl``,
-      else the same file from the pinned Hub revision, else a table simulated from the tree;
+      else the same file from the Hub (revision :func:`rgdkit.data.sources.hub_revision`,
+      unpinned by default), else a table simulated from the tree;
     - ``"simulated"``: :func:`simulate_haplogroup_table` on ``trees[reference]``;
-    - a path: a haplogrep3 extended report (text) or a table pickle (``.pkl``) you chose.
+    - a path: a haplogrep3 extended report or a table saved by :func:`save_table_tsv` (text),
+      or a table pickle (``.pkl``).
+
+    A pickle runs code when loaded, so one is unpickled only when its sha256 is one of the known
+    files (:data:`rgdkit.data.sources.KNOWN_HUB_FILES`; none of the hmtDNA pickles is yet) or
+    with ``trust_pickle=True`` in this call; otherwise PermissionError.
 
     ``source_reference`` is the reference the file's variants are relative to (default:
     ``reference``; the 1000 Genomes report is "rcrs"); a table on the other reference is
@@ -304,13 +338,14 @@ def load_hmtdna_table(reference, trees, source="auto", source_reference=None,
         return _simulated_hmtdna(trees[reference], n_simulated, seed, "requested")
     if source == "auto":
         try:
-            path = fetch_data_file(HMTDNA_TABLES[reference], env_var=HMTDNA_TABLE_ENV)
+            path = fetch_data_file(HMTDNA_TABLES[reference], env_var=HMTDNA_TABLE_ENV,
+                                   **known_file(HMTDNA_TABLES[reference]))
         except DataNotAvailableError:
             print("data: no hmtDNA table available; simulating one from the PhyloTree instead")
             return _simulated_hmtdna(trees[reference], n_simulated, seed, "offline fallback")
     else:
         path = Path(source)
-    table = _read_hmtdna_file(path)
+    table = _read_hmtdna_file(path, trust_pickle)
     from_reference = source_reference or reference
     if from_reference != reference:
         print(f"data: re-expressing variants from {from_reference.upper()} to {reference.upper()}")
@@ -323,12 +358,23 @@ def load_hmtdna_table(reference, trees, source="auto", source_reference=None,
     return table, description
 
 
-def _read_hmtdna_file(path):
-    # a pickle runs code when loaded: only the pinned Hub revision or a file the user named
-    # reaches this point
-    if path.suffix == ".pkl" or path.name.endswith(".pkl.gz"):
-        return load_hub_table(path, trusted=True)
-    return load_haplogrep_report(path)
+def _read_hmtdna_file(path, trust_pickle=False):
+    if not path.name.endswith(PICKLE_SUFFIXES):
+        return load_haplogrep_report(path)
+    path = existing_file(path, "a hmtDNA table pickle")
+    if is_known_content(path):
+        print(f"data: {path} matches a known sha256; unpickling it")
+    elif trust_pickle:
+        print(f"data: unpickling {path} because trust_pickle=True (its sha256 is not known; a "
+              "pickle can run code)")
+    else:
+        raise PermissionError(
+            f"refusing to unpickle {path}: its sha256 is not a known file's, and loading a "
+            "pickle can run arbitrary code. Either pass trust_pickle=True to load_hmtdna_table "
+            "if you trust this file, or convert it once where you trust it "
+            "(hmtdna.save_table_tsv(hmtdna.load_hub_table(path, trusted=True), 'table.tsv')) "
+            "and pass the .tsv instead.")
+    return load_hub_table(path, trusted=True)
 
 
 def _simulated_hmtdna(tree, n_samples, seed, why):

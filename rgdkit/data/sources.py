@@ -24,9 +24,26 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT / "data"  # read at call time, so tests can point it elsewhere
 
 HUB_REPO_ID = "yhsure/riemannian-generative-decoder"
-# Pinned by name only: the Hub was unreachable where this was written. Set it to the commit hash
-# of the dataset once its files have been checked, so every run reads the same bytes.
+# NOT pinned: "main" is a branch, so the Hub's files may change under us. No full commit hash of
+# the dataset is known offline (only the short ids d5431af and 2702225), so this stays the
+# default; set RGD_HUB_REVISION to a full commit hash to pin it. Files whose content is known
+# (KNOWN_HUB_FILES) are checked byte for byte whatever the revision.
 HUB_REVISION = "main"
+HUB_REVISION_ENV = "RGD_HUB_REVISION"
+
+# Size and sha256 of the Hub files whose content is known (from the paper's repository; see
+# ../shared/data/hub_manifest.json), keyed by Hub path. Every copy of these, in data/ or
+# downloaded, is verified before use.
+KNOWN_HUB_FILES = {
+    "cellcycle/QuickGO-annotations-human.tsv":
+        (293934, "0fdb98aee2194dbf310fa920d72adcc733604cb9e674c039331f73e13b4af5aa"),
+    "branchingdiffusion/tensordataset.pt":
+        (2897084, "e03fa40a2352bc7ad8dfd52718d1a58dd0827dc34b0f1862f26f7f92ba1bf1d9"),
+    "hmtDNA/trees/phylotree-rsrs/17.0/tree.xml":
+        (1881773, "6f517e79d3148abee3cb670017caa919f507d531d0493b6bd7f3f83140294de8"),
+    "hmtDNA/trees/phylotree-fu-rcrs/1.2/tree.xml":
+        (2426061, "07275e7a32f2d9ddb13252f357559eaa3537f677600e127f5b3a1a2c089d45be"),
+}
 HUB_TIMEOUT_S = 5.0  # per request; the metadata request is not retried, so offline fails fast
 
 
@@ -36,12 +53,55 @@ HUB_TIMEOUT_S = 5.0  # per request; the metadata request is not retried, so offl
 _HUB_ERRORS = (hf_errors.EntryNotFoundError, hf_errors.HTTPError, OSError)
 
 
+def hub_revision() -> str:
+    """The Hub revision read: ``$RGD_HUB_REVISION``, else :data:`HUB_REVISION` (unpinned)."""
+    return os.environ.get(HUB_REVISION_ENV, "").strip() or HUB_REVISION
+
+
+def known_file(hub_path) -> dict:
+    """``{"expected_size", "sha256"}`` of a Hub file whose content is known, else ``{}``.
+
+    Spread into :func:`fetch_data_file`: ``fetch_data_file(relpath, **known_file(hub_path))``.
+    """
+    if hub_path not in KNOWN_HUB_FILES:
+        return {}
+    size, sha256 = KNOWN_HUB_FILES[hub_path]
+    return {"expected_size": size, "sha256": sha256}
+
+
+def is_known_content(path) -> bool:
+    """Whether ``path`` is byte for byte one of :data:`KNOWN_HUB_FILES` (size, then sha256)."""
+    size = Path(path).stat().st_size
+    candidates = [sha for known_size, sha in KNOWN_HUB_FILES.values() if known_size == size]
+    return bool(candidates) and _sha256_of(path) in candidates
+
+
 class DataNotAvailableError(FileNotFoundError):
     """No usable copy of a data file was found locally, in ``data/``, or on the Hub."""
 
 
 class CorruptDataError(ValueError):
-    """A file the caller named explicitly has the wrong size or checksum."""
+    """A data file has the wrong size or checksum, or cannot be read as the format it should be."""
+
+
+def corrupt_file_fix(path) -> str:
+    """How to get a good copy of ``path``, by where it lies: data/, the Hub cache, or elsewhere."""
+    path = Path(path).absolute()
+    if _is_under(path, DATA_DIR):
+        return (f"delete or replace {path}; without it the file is looked for on the Hub "
+                f"({HUB_REPO_ID})")
+    if _is_under(path, Path(hf_constants.HF_HUB_CACHE)):
+        return (f"delete {path} (a damaged HuggingFace cache entry); the next run downloads it "
+                "again")
+    return "replace it with a good copy, or pass another file"
+
+
+def _is_under(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(Path(folder).absolute())
+    except ValueError:
+        return False
+    return True
 
 
 def existing_file(path, what: str) -> Path:
@@ -62,7 +122,8 @@ def fetch_data_file(relpath, local_path=None, env_var=None, allow_hub=True, expe
     Tries, printing each step and its outcome: ``local_path``, else the path in environment
     variable ``env_var`` (either must exist: a named file that is missing raises
     ``FileNotFoundError``); then ``DATA_DIR/relpath``; then, if ``allow_hub``, ``relpath`` in the
-    Hub dataset :data:`HUB_REPO_ID` at :data:`HUB_REVISION`. Every file found is checked against
+    Hub dataset :data:`HUB_REPO_ID` at :func:`hub_revision` (unpinned "main" unless
+    ``$RGD_HUB_REVISION`` names a commit). Every file found is checked against
     ``expected_size`` (bytes) and ``sha256`` when given (on the Hub, against the size the Hub
     reports); a corrupt download is fetched again once, a corrupt file elsewhere is reported and
     skipped (or, when named explicitly, raises :class:`CorruptDataError`).
@@ -128,7 +189,7 @@ def _data_dir_file(relpath, expected_size, sha256, tried):
 
 def _hub_file(relpath, expected_size, sha256, tried):
     """Download ``relpath`` from the Hub (or take it from the Hub cache when offline), checked."""
-    where = f"Hub {HUB_REPO_ID}@{HUB_REVISION} {relpath}"
+    where = f"Hub {HUB_REPO_ID}@{hub_revision()} {relpath}"
     if _hub_offline():
         _report(where, "HF_HUB_OFFLINE=1, looking in the Hub cache only", tried)
         return _hub_download_checked(relpath, where, expected_size, sha256, tried, cache_only=True)
@@ -154,7 +215,7 @@ def _hub_file_size(relpath):
     ``hf_hub_download`` retries a failed connection with back-off for about 20 s; asking for
     the metadata first makes an unreachable Hub fail in well under a second.
     """
-    url = hf_hub_url(HUB_REPO_ID, relpath, repo_type="dataset", revision=HUB_REVISION)
+    url = hf_hub_url(HUB_REPO_ID, relpath, repo_type="dataset", revision=hub_revision())
     return get_hf_file_metadata(url, timeout=HUB_TIMEOUT_S).size
 
 
@@ -162,7 +223,7 @@ def _hub_download_checked(relpath, where, expected_size, sha256, tried, cache_on
     for force_download in ([False] if cache_only else [False, True]):
         try:
             path = Path(hf_hub_download(HUB_REPO_ID, relpath, repo_type="dataset",
-                                        revision=HUB_REVISION, etag_timeout=HUB_TIMEOUT_S,
+                                        revision=hub_revision(), etag_timeout=HUB_TIMEOUT_S,
                                         force_download=force_download,
                                         local_files_only=cache_only))
         except _HUB_ERRORS as err:
@@ -227,5 +288,5 @@ def _not_available_message(relpath, env_var, allow_hub, tried) -> str:
              "Provide it in one of these ways:", *(f"  - {w}" for w in ways)]
     if allow_hub:
         lines.append(f"or run where huggingface.co is reachable (without HF_HUB_OFFLINE=1) to "
-                     f"download it from the Hub dataset {HUB_REPO_ID}@{HUB_REVISION}.")
+                     f"download it from the Hub dataset {HUB_REPO_ID}@{hub_revision()}.")
     return "\n".join(lines)
