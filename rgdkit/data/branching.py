@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import random
+import zipfile
+import zlib
 from collections import deque
 
 import numpy as np
 
-from rgdkit.data.sources import DataNotAvailableError, fetch_data_file
+from rgdkit.data.sources import (CorruptDataError, DataNotAvailableError, corrupt_file_fix,
+                                  fetch_data_file)
 
 BRANCHING_FILE = "branching/tensordataset.npz"
 BRANCHING_ENV = "RGD_BRANCHING_NPZ"
@@ -86,10 +89,12 @@ def _read_branching_npz(path):
         with np.load(path) as npz:
             data, labels = npz["data"], npz["labels"]
     except KeyError as err:
-        raise ValueError(f"{path} lacks array {err}; expected arrays 'data' and 'labels'") from None
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path} is not a readable .npz file ({err}); delete it or pass another "
-                         "path") from None
+        raise ValueError(f"{path} lacks array {err}; expected arrays 'data' and 'labels' "
+                         "(np.savez(path, data=..., labels=...))") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        # empty, truncated or not a zip: np.load and zipfile raise any of these
+        raise CorruptDataError(f"{path} is not a readable .npz file ({err}); "
+                               f"{corrupt_file_fix(path)}") from None
     if data.ndim != 2 or labels.ndim != 2 or len(data) != len(labels):
         raise ValueError(f"{path}: expected data (N, D) and labels (N, depth+1), got "
                          f"{data.shape} and {labels.shape}")

@@ -10,18 +10,21 @@ import pandas as pd
 import scanpy as sc
 from scipy import sparse
 
-from rgdkit.data.sources import DataNotAvailableError, fetch_data_file
+from rgdkit.data.sources import (CorruptDataError, DataNotAvailableError, corrupt_file_fix,
+                                  fetch_data_file, known_file)
 
 CELLCYCLE_H5AD = "cellcycle/velocity_anndata_human_fibroblast_DeepCycle_ISMARA.h5ad"
 QUICKGO_TSV = "cellcycle/QuickGO-annotations-human.tsv"
 CELLCYCLE_ENV = "RGD_CELLCYCLE_H5AD"
 QUICKGO_ENV = "RGD_QUICKGO_TSV"
 PHASE_COLUMN = "cell_cycle_theta"  # cell-cycle phase in [0, 1)
+PHASE_UNITS = ("auto", "fraction", "radians")
 NONPROLIFERATING_LEIDEN = "1"  # leiden cluster of the non-proliferating fibroblasts
 
 
 def load_cellcycle(source="auto", phase_key=PHASE_COLUMN, nonproliferating=None,
-                   gene_filter=None, drop_nan_phase=False, simulate_options=None):
+                   gene_filter=None, drop_nan_phase=False, simulate_options=None,
+                   phase_unit="auto"):
     """Cell-cycle data ready for the model, and a plain description of what it is.
 
     ``source``:
@@ -35,7 +38,8 @@ def load_cellcycle(source="auto", phase_key=PHASE_COLUMN, nonproliferating=None,
     For the fibroblast file and the simulator, ``nonproliferating`` defaults to leiden cluster
     "1"; for the fibroblast file ``gene_filter`` defaults to the QuickGO cell-cycle genes
     (GO:0007049, Ensembl-assigned) when that list is also available, which leaves the paper's
-    189 genes. Other arguments as in :func:`prepare_phase_anndata`. Returns
+    189 genes. Other arguments (``phase_unit`` included) as in :func:`prepare_phase_anndata`.
+    A file that is not a readable ``.h5ad`` raises :class:`CorruptDataError`. Returns
     ``(adata, description)``; the description is also stored in ``adata.uns["description"]``.
     """
     if source == "simulated":
@@ -65,7 +69,7 @@ def load_cellcycle(source="auto", phase_key=PHASE_COLUMN, nonproliferating=None,
         adata, phase_key,
         nonproliferating=default_nonproliferating if nonproliferating is None else nonproliferating,
         gene_filter=default_genes if gene_filter is None else gene_filter,
-        drop_nan_phase=drop_nan_phase)
+        drop_nan_phase=drop_nan_phase, phase_unit=phase_unit)
     n_proliferating = int(prepared.obs["proliferating"].sum())
     description += (f": {prepared.n_obs} cells x {prepared.n_vars} genes, "
                     f"{n_proliferating} proliferating")
@@ -79,13 +83,23 @@ def _read_h5ad(path) -> ad.AnnData:
     if not path.is_file():
         raise FileNotFoundError(f"cell-cycle AnnData {path} does not exist; pass an existing "
                                 "'.h5ad' file or source='auto'")
-    return ad.read_h5ad(path)
+    try:
+        return ad.read_h5ad(path)
+    except Exception as err:  # h5py and anndata raise OSError, KeyError, ValueError, ... here
+        raise CorruptDataError(f"{path} is not a readable .h5ad file ({type(err).__name__}: "
+                               f"{_first_line(err)}); it is empty, truncated or not HDF5. "
+                               f"{corrupt_file_fix(path)}") from err
+
+
+def _first_line(err) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:200] if lines else "no message"
 
 
 def _quickgo_gene_filter():
     """``(genes, note)``: the QuickGO cell-cycle genes if the list is available, else all genes."""
     try:
-        path = fetch_data_file(QUICKGO_TSV, env_var=QUICKGO_ENV)
+        path = fetch_data_file(QUICKGO_TSV, env_var=QUICKGO_ENV, **known_file(QUICKGO_TSV))
     except DataNotAvailableError:
         print("data: QuickGO list not available; keeping all genes (the paper keeps the 189 "
               "QuickGO cell-cycle genes)")
@@ -107,7 +121,11 @@ def quickgo_cell_cycle_genes(path) -> list[str]:
     The file is QuickGO's tab-separated download (columns ``GENE PRODUCT DB``, ``SYMBOL``,
     ``GO TERM``, ``ASSIGNED BY``, ...); columns are renamed to snake_case before use.
     """
-    table = pd.read_csv(path, sep="\t", dtype=str)
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise CorruptDataError(f"{path} is not a readable QuickGO export ({_first_line(err)}); "
+                               f"{corrupt_file_fix(path)}") from err
     table.columns = [_snake_case(column) for column in table.columns]
     missing = [column for column in ("symbol", "assigned_by") if column not in table.columns]
     if missing:
@@ -126,26 +144,29 @@ def _snake_case(name: str) -> str:
 
 
 def prepare_phase_anndata(adata, phase_key=PHASE_COLUMN, nonproliferating=None, gene_filter=None,
-                          drop_nan_phase=False) -> ad.AnnData:
+                          drop_nan_phase=False, phase_unit="auto") -> ad.AnnData:
     """A checked copy of ``adata`` with a dense float32 ``X`` and the phase in [0, 1).
 
-    - ``obs[phase_key]`` must be numeric: a phase in [0, 1), or an angle in radians (values in
-      [-pi, pi] or [0, 2 pi]), which is converted with a printed note. The [0, 1) phase is
-      written to ``obs["cell_cycle_theta"]``. NaN phases raise, or with ``drop_nan_phase=True``
-      their cells are dropped.
+    - ``obs[phase_key]`` must be numeric; ``phase_unit`` says what it is: ``"fraction"`` of the
+      cycle in [0, 1], ``"radians"`` (any range, wrapped), or ``"auto"``: values in [0, 1] are
+      read as a fraction, values in [-pi, pi] or [0, 2 pi] otherwise as radians, and the guess
+      is printed with how to override it (angles in radians that happen to lie in [0, 1] need
+      ``phase_unit="radians"``). The [0, 1) phase is written to ``obs["cell_cycle_theta"]``.
+      NaN phases raise, or with ``drop_nan_phase=True`` their cells are dropped.
     - ``nonproliferating``: None (all cells proliferate), the name of a boolean obs column, a
       boolean mask over cells, or a callable ``adata -> mask``; stored as the boolean
       ``obs["proliferating"]`` (its negation).
     - ``gene_filter``: None, or gene names; only those among ``var_names`` are kept.
     - ``X`` (sparse or dense) becomes dense float32 and must be finite; other layers are kept.
     """
+    _check_phase_unit(phase_unit)
     phase = _phase_values(adata, phase_key)
     nonproliferating_mask = _nonproliferating_mask(adata, nonproliferating)
     cells = _cells_with_phase(phase, phase_key, drop_nan_phase)
     genes = _genes_kept(adata.var_names, gene_filter)
     prepared = adata[cells, genes].copy()
     prepared.X = _dense_finite_float32(prepared.X)
-    prepared.obs[PHASE_COLUMN] = _unit_phase(phase[cells], phase_key)
+    prepared.obs[PHASE_COLUMN] = _unit_phase(phase[cells], phase_key, phase_unit)
     prepared.obs["proliferating"] = ~nonproliferating_mask[cells]
     return prepared
 
@@ -178,16 +199,34 @@ def _cells_with_phase(phase, phase_key, drop_nan_phase) -> np.ndarray:
     return ~missing
 
 
-def _unit_phase(phase, phase_key) -> np.ndarray:
+def _check_phase_unit(phase_unit):
+    if phase_unit not in PHASE_UNITS:
+        raise ValueError(f"phase_unit={phase_unit!r} is not one of {PHASE_UNITS}; pass "
+                         "'fraction' for a phase in [0, 1], 'radians' for an angle, or 'auto'")
+
+
+def _unit_phase(phase, phase_key, phase_unit="auto") -> np.ndarray:
+    """The phase as a fraction of the cycle in [0, 1), from the unit given or guessed."""
     low, high = phase.min(), phase.max()
+    span = f"obs['{phase_key}'] spans [{low:.3g}, {high:.3g}]"
+    if phase_unit == "radians":
+        return _wrap_unit(phase / (2 * np.pi))
+    if phase_unit == "fraction":
+        if low < 0.0 or high > 1.0:
+            raise ValueError(f"{span}, outside [0, 1], so it is not a fraction of the cycle; "
+                             "pass phase_unit='radians' for an angle (or 'auto')")
+        return _wrap_unit(phase)
     if low >= 0.0 and high <= 1.0:
+        print(f"data: {span}: read as a fraction of the cycle in [0, 1) (phase_unit='auto'); "
+              "if it is an angle in radians, pass phase_unit='radians'")
         return _wrap_unit(phase)
     if low >= -np.pi and high <= 2 * np.pi:
-        print(f"data: obs['{phase_key}'] spans [{low:.3g}, {high:.3g}]: read as radians and "
-              "converted to a phase in [0, 1)")
+        print(f"data: {span}: read as radians and converted to a phase in [0, 1) "
+              "(phase_unit='auto'); pass phase_unit='radians' to say so, or 'fraction'")
         return _wrap_unit(phase / (2 * np.pi))
-    raise ValueError(f"obs['{phase_key}'] spans [{low:.3g}, {high:.3g}]: neither a phase in "
-                     "[0, 1) nor an angle in radians ([-pi, pi] or [0, 2 pi])")
+    raise ValueError(f"{span}: neither a phase in [0, 1) nor an angle in radians ([-pi, pi] or "
+                     "[0, 2 pi]); pass phase_unit='radians' for angles of any range, or rescale "
+                     "the column")
 
 
 def _wrap_unit(phase) -> np.ndarray:

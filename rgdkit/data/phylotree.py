@@ -25,7 +25,7 @@ from functools import cached_property
 
 import pandas as pd
 
-from rgdkit.data.sources import existing_file
+from rgdkit.data.sources import CorruptDataError, corrupt_file_fix, existing_file
 
 MT_GENOME_LENGTH = 16569  # rCRS length; positions are 1-based
 REFERENCES = ("rcrs", "rsrs")
@@ -158,7 +158,12 @@ def load_phylotree(path) -> PhyloTree:
     """Parse a PhyloTree XML (nested ``haplogroup[@name]`` with ``details/poly`` children)."""
     path = existing_file(path, "a PhyloTree XML such as phylotree-rsrs-17.0.xml (haplogrep3 "
                                 "tree files)")
-    document = ET.parse(path).getroot()
+    try:
+        document = ET.parse(path).getroot()
+    except ET.ParseError as err:  # empty, truncated or not XML
+        raise CorruptDataError(f"{path} is not a complete PhyloTree XML ({err}); "
+                               f"{corrupt_file_fix(path)} (haplogrep3's tree files, or "
+                               "data/hmtdna/ in this repository)") from err
     top = document.findall("haplogroup")
     if len(top) != 1:
         raise ValueError(f"{path}: expected one top-level <haplogroup>, found {len(top)}")
