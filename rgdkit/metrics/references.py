@@ -49,14 +49,43 @@ def tree_nodes(labels):
     return node_of.ravel(), edges, depth
 
 
-def circular_distances(phase):
-    """Distances on the unit-length circle: min(|a - b|, 1 - |a - b|) for phases in [0, 1)."""
+def circular_distances(phase, period=1.0):
+    """Distances on a circle of length ``period``: min(|a - b|, period - |a - b|).
+
+    ``phase`` must lie in [0, period): by default a fraction of the cycle in [0, 1). For angles
+    in radians in [0, 2 pi) pass ``period=2 * np.pi`` (distances are then in radians) or divide
+    by 2 pi first. Values outside the range raise ValueError instead of giving wrong distances.
+    """
     phase = np.asarray(phase, dtype=np.float64)
-    diff = np.abs(phase[:, None] - phase[None, :]) % 1.0
-    return np.minimum(diff, 1.0 - diff)
+    _check_phase_range(phase, period)
+    diff = np.abs(phase[:, None] - phase[None, :]) % period
+    return np.minimum(diff, period - diff)
+
+
+def _check_phase_range(phase, period):
+    if not period > 0:
+        raise ValueError(f"period must be positive, got {period}")
+    outside = ~((phase >= 0) & (phase < period))  # NaN counts as outside
+    if outside.any():
+        values = phase[outside]
+        raise ValueError(
+            f"circular_distances needs phases in [0, {period:g}); {outside.sum()} values are "
+            f"outside it (e.g. {values[:3].tolist()}). Angles in radians: divide by 2*np.pi or "
+            "pass period=2*np.pi; other phases: wrap them with np.mod(phase, period)")
 
 
 def hamming_distances(X):
-    """Hamming (L1) distances between rows of a binary matrix, via two matrix products."""
-    X = np.asarray(X, dtype=np.float32)
+    """Hamming (L1) distances between rows of a binary 0/1 matrix, via two matrix products.
+
+    Any other value (2, -1, 0.5, NaN) raises ValueError: the products would give wrong, even
+    negative, distances.
+    """
+    X = np.asarray(X)
+    binary = (X == 0) | (X == 1)
+    if not binary.all():
+        examples = np.unique(X[~binary])[:5].tolist()
+        raise ValueError(f"hamming_distances needs a binary 0/1 matrix; X holds "
+                         f"{(~binary).sum()} non-binary values such as {examples}. Binarise it "
+                         "first, e.g. (X > 0).astype(np.uint8)")
+    X = X.astype(np.float32)
     return X @ (1 - X).T + (1 - X) @ X.T
