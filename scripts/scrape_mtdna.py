@@ -31,6 +31,7 @@ from rgdkit.files.atomic import write_atomically
 HAPLOGREP_TREES = {"rsrs": "phylotree-rsrs@17.0", "rcrs": "phylotree-fu-rcrs@1.2"}
 MERGED_FASTA = "mtdna.fasta"
 MANIFEST = "manifest.json"
+MAX_BATCH_SIZE = 10000  # NCBI efetch returns at most 10,000 records per request
 
 
 # --------------------------------------------------------------------------------------------
@@ -78,7 +79,8 @@ def is_complete_batch(path: Path, expected_count: int) -> bool:
 
 def write_text_atomically(path: Path, text: str):
     """Write ``text`` to ``path`` so that ``path`` is never half written (resumable batches)."""
-    write_atomically(path, lambda temporary: Path(temporary).write_text(text))
+    write_atomically(path, lambda temporary: Path(temporary).write_text(text),
+                     allow_empty=not text)
 
 
 def merge_batches(paths, out_path: Path) -> int:
@@ -192,28 +194,65 @@ def classify(fasta: Path, out: Path) -> list[list[str]]:
     return commands
 
 
+def int_in_range(low: int, high: int | None = None):
+    """argparse type: an integer in [low, high], rejected before any network request."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range; use a number {bounds}")
+        return value
+    return parse
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--email", help="contact e-mail that NCBI Entrez requires (required)")
     parser.add_argument("--out", type=Path, default=Path("data/hmtdna_scrape"),
                         help="output folder (batches, merged FASTA, haplogrep reports)")
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--min-length", type=int, default=15400)
-    parser.add_argument("--max-length", type=int, default=16700)
+    parser.add_argument("--batch-size", type=int_in_range(1, MAX_BATCH_SIZE), default=500,
+                        help=f"records per efetch request (1 to {MAX_BATCH_SIZE})")
+    parser.add_argument("--min-length", type=int_in_range(1), default=15400)
+    parser.add_argument("--max-length", type=int_in_range(1), default=16700)
     args = parser.parse_args(argv)
     if not args.email or "@" not in args.email:
         parser.error("--email is required: NCBI Entrez asks every user for a contact e-mail "
                      "address, e.g. --email you@example.org")
+    if args.min_length > args.max_length:
+        parser.error(f"--min-length {args.min_length} is above --max-length {args.max_length}; "
+                     "swap them")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} is a file; name a folder")
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    batches = download(args.out, args.email, args.batch_size, args.min_length, args.max_length)
+    try:
+        batches = download(args.out, args.email, args.batch_size, args.min_length,
+                           args.max_length)
+    except OSError as error:  # urllib's network errors; one line, the traceback buries it
+        print(f"scrape_mtdna: cannot reach NCBI Entrez ({_one_line(error)}). Check the network "
+              "(eutils.ncbi.nlm.nih.gov must be reachable) and rerun: finished batches are kept",
+              file=sys.stderr)
+        return 1
+    except RuntimeError as error:  # ours: retries spent, or a changed search; says the fix
+        print(f"scrape_mtdna: {error}", file=sys.stderr)
+        return 1
     fasta = args.out / MERGED_FASTA
     print(f"{merge_batches(batches, fasta)} sequences in {fasta}")
     classify(fasta, args.out)
+    return 0
+
+
+def _one_line(error: BaseException) -> str:
+    """``Type: message`` on one line; urllib's URLError keeps the cause in ``reason``."""
+    message = str(getattr(error, "reason", "") or error).strip().replace("\n", " ")
+    return f"{type(error).__name__}: {message}"[:300]
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
