@@ -362,7 +362,7 @@ def _read_hmtdna_file(path, trust_pickle=False):
     if not path.name.endswith(PICKLE_SUFFIXES):
         return load_haplogrep_report(path)
     path = existing_file(path, "a hmtDNA table pickle")
-    if is_known_content(path):
+    if is_known_content(path, HMTDNA_TABLES.values()):
         print(f"data: {path} matches a known sha256; unpickling it")
     elif trust_pickle:
         print(f"data: unpickling {path} because trust_pickle=True (its sha256 is not known; a "

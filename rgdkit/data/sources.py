@@ -69,10 +69,11 @@ def known_file(hub_path) -> dict:
     return {"expected_size": size, "sha256": sha256}
 
 
-def is_known_content(path) -> bool:
-    """Whether ``path`` is byte for byte one of :data:`KNOWN_HUB_FILES` (size, then sha256)."""
+def is_known_content(path, hub_paths) -> bool:
+    """Whether ``path`` is byte for byte the known file of one of ``hub_paths`` (size, sha256)."""
     size = Path(path).stat().st_size
-    candidates = [sha for known_size, sha in KNOWN_HUB_FILES.values() if known_size == size]
+    candidates = [KNOWN_HUB_FILES[p][1] for p in hub_paths
+                  if p in KNOWN_HUB_FILES and KNOWN_HUB_FILES[p][0] == size]
     return bool(candidates) and _sha256_of(path) in candidates
 
 
