@@ -32,6 +32,9 @@ HAPLOGREP_TREES = {"rsrs": "phylotree-rsrs@17.0", "rcrs": "phylotree-fu-rcrs@1.2
 MERGED_FASTA = "mtdna.fasta"
 MANIFEST = "manifest.json"
 MAX_BATCH_SIZE = 10000  # NCBI efetch returns at most 10,000 records per request
+# Biopython waits 15 s between its 3 tries, so an offline run took 30 s to say so; efetch
+# batches have their own retries with back-off on top (_fetch_checked)
+ENTREZ_RETRY_SLEEP_S = 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,10 +129,17 @@ def check_manifest(out: Path, query: str, count: int):
 # --------------------------------------------------------------------------------------------
 # NCBI Entrez (network; tests replace these two functions)
 # --------------------------------------------------------------------------------------------
-def entrez_search(query: str, email: str) -> dict:
-    """esearch with history: ``{"count", "webenv", "query_key"}``."""
+def _entrez(email: str):
+    """Bio.Entrez with the contact address and a short wait between its retries."""
     from Bio import Entrez
     Entrez.email = email
+    Entrez.sleep_between_tries = ENTREZ_RETRY_SLEEP_S
+    return Entrez
+
+
+def entrez_search(query: str, email: str) -> dict:
+    """esearch with history: ``{"count", "webenv", "query_key"}``."""
+    Entrez = _entrez(email)
     with Entrez.esearch(db="nucleotide", term=query, usehistory="y", retmax=0) as handle:
         result = Entrez.read(handle)
     return {"count": int(result["Count"]), "webenv": result["WebEnv"],
@@ -138,8 +148,7 @@ def entrez_search(query: str, email: str) -> dict:
 
 def entrez_fetch(search: dict, start: int, count: int, email: str) -> str:
     """efetch ``count`` FASTA records from ``start`` of the search history."""
-    from Bio import Entrez
-    Entrez.email = email
+    Entrez = _entrez(email)
     with Entrez.efetch(db="nucleotide", rettype="fasta", retmode="text", retstart=start,
                        retmax=count, webenv=search["webenv"],
                        query_key=search["query_key"]) as handle:

@@ -496,3 +496,18 @@ def test_no_network_prints_one_line_and_exits_non_zero(scrape, tmp_path, monkeyp
     assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
     assert "cannot reach NCBI Entrez (URLError" in captured.err
     assert "Check the network" in captured.err
+
+
+def test_real_entrez_client_offline_gives_up_within_seconds(scrape, tmp_path, monkeypatch,
+                                                            capsys):
+    from Bio import Entrez
+
+    def unreachable(request):
+        raise urllib.error.URLError(OSError(-3, "Temporary failure in name resolution"))
+
+    sleeps = []
+    monkeypatch.setattr(Entrez, "urlopen", unreachable)
+    monkeypatch.setattr(Entrez.time, "sleep", sleeps.append)
+    assert scrape.main(["--email", "me@example.org", "--out", str(tmp_path / "o")]) == 1
+    assert sum(sleeps) <= 5  # Biopython's default: 2 x 15 s before the error
+    assert "Temporary failure in name resolution" in capsys.readouterr().err
