@@ -426,6 +426,16 @@ def test_a_pickle_with_a_known_sha256_is_read_without_trust(tmp_path, monkeypatc
     assert len(table) == 2 and "matches a known sha256" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("cut", [0, 100])
+def test_an_empty_or_truncated_trusted_pickle_is_named(tmp_path, cut):
+    path = tmp_path / "rsrs.pkl"
+    _hub_frame().to_pickle(path, compression="gzip")
+    path.write_bytes(path.read_bytes()[:cut])
+    with pytest.raises(CorruptDataError, match="rsrs.pkl is not a complete table pickle.*"
+                                               "replace it with a good copy"):
+        hmtdna.load_hmtdna_table("rsrs", {}, str(path), trust_pickle=True)
+
+
 def test_a_table_converted_to_tsv_reads_back_without_trust(tmp_path):
     path = hmtdna.save_table_tsv(_hub_frame(), tmp_path / "rsrs.tsv")
     table, description = hmtdna.load_hmtdna_table("rsrs", {}, str(path))

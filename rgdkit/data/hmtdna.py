@@ -16,7 +16,9 @@ The pipeline the RSRS and rCRS notebooks share:
 """
 from __future__ import annotations
 
+import pickle
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +27,8 @@ import scipy.sparse
 
 from rgdkit.data.phylotree import (MT_GENOME_LENGTH, PhyloTree, check_reference,
                                    load_phylotree, reexpress_table, reference_of, sort_variants)
-from rgdkit.data.sources import (CorruptDataError, DataNotAvailableError, existing_file,
-                                  fetch_data_file, is_known_content, known_file)
+from rgdkit.data.sources import (CorruptDataError, DataNotAvailableError, corrupt_file_fix,
+                                  existing_file, fetch_data_file, is_known_content, known_file)
 from rgdkit.files.atomic import write_atomically
 
 HMTDNA_TABLES = {"rsrs": "hmtDNA/rsrs.pkl", "rcrs": "hmtDNA/rcrs.pkl"}  # Hub paths not confirmed
@@ -91,7 +93,11 @@ def load_hub_table(path, trusted: bool = False) -> pd.DataFrame:
             "(save_table_tsv) instead.")
     with open(path, "rb") as handle:
         is_gzip = handle.read(2) == b"\x1f\x8b"
-    table = pd.read_pickle(path, compression="gzip" if is_gzip else None)
+    try:
+        table = pd.read_pickle(path, compression="gzip" if is_gzip else None)
+    except (pickle.UnpicklingError, EOFError, OSError, zlib.error) as err:  # empty or truncated
+        raise CorruptDataError(f"{path} is not a complete table pickle ({type(err).__name__}: "
+                               f"{err}); {corrupt_file_fix(path)}") from err
     if not isinstance(table, pd.DataFrame):
         raise ValueError(f"{path} holds a {type(table).__name__}, expected a pandas DataFrame "
                          "(the paper's hmtDNA table)")
