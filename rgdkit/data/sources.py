@@ -170,7 +170,8 @@ def _checked_explicit_file(path, named_by, expected_size, sha256) -> Path:
     problem = _integrity_problem(path, expected_size, sha256)
     if problem is not None:
         _report(where, f"corrupt ({problem})")
-        raise CorruptDataError(f"{where} is corrupt ({problem}); replace it")
+        raise CorruptDataError(f"{where} is corrupt ({problem}); replace it with the expected "
+                               f"file, or name none to use {DATA_DIR} or the Hub")
     _report(where, "found")
     return path
 
