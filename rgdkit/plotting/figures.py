@@ -378,8 +378,16 @@ def plot_metric_by_setting(ax, records, setting, metric, label=None, **errorbar_
     stats = frame.groupby(setting)[metric].agg(["mean", "std"]).fillna(0.0)
     ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3,
                 label=label, **errorbar_kw)
-    ax.set(xlabel=setting, ylabel=metric.replace("_", " "))
+    ax.set(xlabel=setting, ylabel=metric_label(metric))
     return ax
+
+
+def metric_label(metric):
+    """``train_pearson`` -> ``train Pearson r``: axis labels for the metrics the tables use."""
+    split, _, name = metric.partition("_")
+    names = {"pearson": "Pearson r", "spearman": "Spearman ρ", "mae": "MAE", "mse": "MSE",
+             "bce": "BCE", "f1": "F1"}
+    return f"{split} {names.get(name, name)}" if name else metric
 
 
 def plot_frequency_histogram(ax, frequencies, cut, bins=60):
