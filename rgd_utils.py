@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 
 import geoopt
 import numpy as np
@@ -24,64 +25,202 @@ from rgdkit.training.base import (LatentEstimator, check_data, make_generator, p
 from rgdkit.training.base import TrainingDiverged  # noqa: F401  (re-exported: R.TrainingDiverged)
 
 MANIFOLDS = ("euclidean", "sphere", "torus", "lorentz", "poincare")
+# every geoopt 0.5.1 manifold class the estimator takes by name (case-insensitive), beside MANIFOLDS
+GEOOPT_MANIFOLDS = (
+    "Euclidean", "ProductManifold", "Stiefel", "CanonicalStiefel", "EuclideanStiefel",
+    "EuclideanStiefelExact", "Sphere", "SphereExact", "Stereographic", "StereographicExact",
+    "PoincareBall", "PoincareBallExact", "SphereProjection", "SphereProjectionExact", "Scaled",
+    "Lorentz", "SymmetricPositiveDefinite", "UpperHalf", "BoundedDomain")
 NOISE_MODES = ("metric", "inverse_metric")
+# the curvature parameter's name per manifold name, and its numerically safe range: beyond it
+# cosh/arcosh of float64 latents over- or underflow within a few epochs
+CURVED = {"lorentz": "k", "poincare": "c", "poincareball": "c", "poincareballexact": "c",
+          "stereographic": "-kappa", "stereographicexact": "-kappa", "sphereprojection": "k",
+          "sphereprojectionexact": "k"}
+CURVATURE_RANGE = (1e-4, 1e4)
 
 
 # --------------------------------------------------------------------------------------------
 # Manifolds
 # --------------------------------------------------------------------------------------------
 def make_manifold(name="lorentz", dim=2, curvature=None):
-    """A geoopt manifold of intrinsic dimension ``dim``; a geoopt manifold instance is returned as is.
+    """A geoopt manifold of intrinsic dimension (or size) ``dim``; a geoopt instance is returned
+    as is.
 
-    ``"euclidean"`` R^dim; ``"sphere"`` S^dim in R^(dim+1); ``"torus"`` a product of ``dim`` circles
-    in R^(2 dim); ``"lorentz"`` H^dim in R^(dim+1) with geoopt's ``Lorentz(k)``
+    Short names: ``"euclidean"`` R^dim; ``"sphere"`` S^dim in R^(dim+1); ``"torus"`` a product of
+    ``dim`` circles in R^(2 dim); ``"lorentz"`` H^dim in R^(dim+1) with geoopt's ``Lorentz(k)``
     (-x0^2 + sum xi^2 = -k, sectional curvature -1/k); ``"poincare"`` the ball with geoopt's
     ``PoincareBall(c)`` (curvature -c). ``curvature`` is k or c and defaults to 1.
+
+    geoopt class names (any case; see ``GEOOPT_MANIFOLDS``) give that class with these point
+    shapes (:func:`point_shape`): "Euclidean", "Sphere", "Lorentz", "PoincareBall" are the short
+    names above; "SphereExact" as "sphere"; "PoincareBallExact" (dim,); "Stereographic(Exact)"
+    (dim,) with kappa = -curvature (default -1); "SphereProjection(Exact)" (dim,) with k =
+    curvature (default 1); "Scaled" the sphere S^dim of radius 2; "ProductManifold" S^1 x H^dim,
+    (2 + dim + 1,); the Stiefel classes (dim + 1) x dim orthonormal frames ("Stiefel" is geoopt's
+    canonical one); "SymmetricPositiveDefinite" dim x dim; the Siegel spaces "UpperHalf" and
+    "BoundedDomain" dim x dim complex symmetric matrices.
+
+    ``curvature`` only applies to the names in ``CURVED``, within ``CURVATURE_RANGE``; for any
+    other manifold (or an instance) it raises ValueError rather than being ignored.
     """
     if isinstance(name, geoopt.manifolds.Manifold):
+        if curvature is not None:
+            raise ValueError("curvature applies to manifold names; a geoopt instance carries its "
+                             f"own (got curvature={curvature!r} with {type(name).__name__})")
         return name
-    if not isinstance(name, str) or name.lower() not in MANIFOLDS:
-        raise ValueError(f"unknown manifold {name!r}; choose one of {', '.join(MANIFOLDS)} "
-                         "or pass a geoopt manifold instance")
-    if int(dim) != dim or dim < 1:
-        raise ValueError(f"latent dimension must be a positive integer, got {dim!r}")
-    if curvature is not None and not curvature > 0:
+    key = name.lower() if isinstance(name, str) else None
+    if key not in _BUILDERS:
+        raise ValueError(f"unknown manifold {name!r}; choose one of {', '.join(MANIFOLDS)}, a "
+                         f"geoopt class name ({', '.join(GEOOPT_MANIFOLDS)}) or pass a geoopt "
+                         "manifold instance")
+    dim = check_integer(dim, "latent dimension")
+    return _BUILDERS[key](dim, _check_curvature(key, curvature))
+
+
+def check_integer(value, name, minimum=1):
+    """``value`` as an int; integral floats (2.0) pass, anything else raises a clear error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value) or int(value) != value or value < minimum:
+        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return int(value)
+
+
+def _check_curvature(key, curvature):
+    if curvature is None:
+        return 1.0
+    if key not in CURVED:
+        raise ValueError(f"curvature does not apply to {key!r} (its curvature is fixed); leave "
+                         f"curvature=None or choose one of {', '.join(CURVED)}")
+    if isinstance(curvature, bool) or not isinstance(curvature, numbers.Real):
+        raise TypeError(f"curvature must be a real number, got {type(curvature).__name__} "
+                        f"{curvature!r}")
+    lo, hi = CURVATURE_RANGE
+    if not curvature > 0:
         raise ValueError(f"curvature parameter must be positive, got {curvature!r}")
-    k = 1.0 if curvature is None else float(curvature)
-    name = name.lower()
-    if name == "euclidean":
-        return geoopt.Euclidean(ndim=1)
-    if name == "sphere":
-        return geoopt.Sphere()
-    if name == "torus":
-        return geoopt.ProductManifold(*[(geoopt.Sphere(), 2)] * int(dim))
+    if not lo <= curvature <= hi:
+        raise ValueError(f"curvature parameter {CURVED[key]} = {curvature!r} is outside "
+                         f"[{lo:g}, {hi:g}], where float64 geometry stays accurate; rescale the "
+                         "data rather than the curvature")
+    return float(curvature)
+
+
+def _f64(value):
     # hyperbolic models run in float64; a float32 curvature would mix dtypes in geoopt's checks
-    if name == "lorentz":
-        return geoopt.Lorentz(k=torch.tensor(k, dtype=torch.float64))
-    return geoopt.PoincareBall(c=torch.tensor(k, dtype=torch.float64))
+    return torch.tensor(value, dtype=torch.float64)
+
+
+_BUILDERS = {
+    "euclidean": lambda dim, k: geoopt.Euclidean(ndim=1),
+    "sphere": lambda dim, k: geoopt.Sphere(),
+    "torus": lambda dim, k: geoopt.ProductManifold(*[(geoopt.Sphere(), 2)] * dim),
+    "lorentz": lambda dim, k: geoopt.Lorentz(k=_f64(k)),
+    "poincare": lambda dim, k: geoopt.PoincareBall(c=_f64(k)),
+    "poincareball": lambda dim, k: geoopt.PoincareBall(c=_f64(k)),
+    "poincareballexact": lambda dim, k: geoopt.PoincareBallExact(c=_f64(k)),
+    "sphereexact": lambda dim, k: geoopt.SphereExact(),
+    "stereographic": lambda dim, k: geoopt.Stereographic(k=_f64(-k)),
+    "stereographicexact": lambda dim, k: geoopt.StereographicExact(k=_f64(-k)),
+    "sphereprojection": lambda dim, k: geoopt.SphereProjection(k=_f64(k)),
+    "sphereprojectionexact": lambda dim, k: geoopt.SphereProjectionExact(k=_f64(k)),
+    "scaled": lambda dim, k: geoopt.Scaled(geoopt.Sphere(), 2.0),
+    "productmanifold": lambda dim, k: geoopt.ProductManifold(
+        (geoopt.Sphere(), 2), (geoopt.Lorentz(k=_f64(1.0)), dim + 1)),
+    "stiefel": lambda dim, k: geoopt.Stiefel(),
+    "canonicalstiefel": lambda dim, k: geoopt.CanonicalStiefel(),
+    "euclideanstiefel": lambda dim, k: geoopt.EuclideanStiefel(),
+    "euclideanstiefelexact": lambda dim, k: geoopt.EuclideanStiefelExact(),
+    "symmetricpositivedefinite": lambda dim, k: geoopt.SymmetricPositiveDefinite(),
+    "upperhalf": lambda dim, k: geoopt.UpperHalf(),
+    "boundeddomain": lambda dim, k: geoopt.BoundedDomain(),
+}
+SIEGEL = (geoopt.UpperHalf, geoopt.BoundedDomain)
+
+
+def point_shape(manifold, dim):
+    """Shape of one latent point of ``manifold`` built for intrinsic dimension (or size) ``dim``:
+    (ambient,) for vector manifolds, (dim + 1, dim) for Stiefel, (dim, dim) for SPD and the
+    Siegel spaces (complex)."""
+    if isinstance(manifold, geoopt.Scaled):
+        return point_shape(manifold.base, dim)
+    if isinstance(manifold, geoopt.ProductManifold):
+        return (manifold.n_elements,)
+    if isinstance(manifold, (geoopt.Sphere, geoopt.Lorentz)):
+        return (dim + 1,)
+    if isinstance(manifold, geoopt.Stiefel):
+        return (dim + 1, dim)
+    if isinstance(manifold, (geoopt.SymmetricPositiveDefinite, *SIEGEL)):
+        return (dim, dim)
+    return (dim,)
+
+
+def point_ndim(manifold):
+    """Number of trailing dimensions of one point (1 for vectors, 2 for matrices)."""
+    if isinstance(manifold, geoopt.Scaled):
+        return point_ndim(manifold.base)
+    return getattr(manifold, "ndim", None) or 1
+
+
+def is_complex_manifold(manifold):
+    """Whether points are complex matrices (the Siegel spaces)."""
+    if isinstance(manifold, geoopt.Scaled):
+        return is_complex_manifold(manifold.base)
+    return isinstance(manifold, SIEGEL)
 
 
 def ambient_dim(manifold, dim):
-    """Number of coordinates of a point of an intrinsically ``dim``-dimensional manifold."""
-    if isinstance(manifold, geoopt.ProductManifold):
-        return manifold.n_elements
-    if isinstance(manifold, (geoopt.Sphere, geoopt.Lorentz)):
-        return dim + 1
-    return dim
+    """Number of real coordinates of a point (what the decoder sees): complex entries count
+    twice, matrices are flattened."""
+    n = math.prod(point_shape(manifold, dim))
+    return 2 * n if is_complex_manifold(manifold) else n
+
+
+def decoder_coordinates(z, ndim=1):
+    """Points (..., *point shape) as flat real coordinates (..., ambient_dim): matrices are
+    flattened row by row and complex entries split into (real, imaginary)."""
+    if z.is_complex():
+        z, ndim = torch.view_as_real(z), ndim + 1
+    return z.flatten(-ndim) if ndim > 1 else z
 
 
 DECODER_DTYPE = torch.float32
+# squared errors of float32 data stay finite below this (float32 max is 3.4e38)
+MAX_DATA_MAGNITUDE = 1e18
+LATENT_DTYPES = (torch.float32, torch.float64)  # complex64/128 for the Siegel spaces
 
 
 def default_dtype(manifold):
-    """The one place latent dtypes are chosen: float64 for hyperbolic models, else float32.
+    """The one place latent dtypes are chosen: float64 for hyperbolic models (alone or as a
+    factor) and SPD matrices, complex128 for the Siegel spaces, else float32.
 
     geoopt advises float64 for hyperbolic manifolds (cosh/arcosh lose precision far from the
-    origin). Only latents and manifold operations need it: the decoder runs in ``DECODER_DTYPE``
-    (float32), which halves the cost of the MLP on a CPU with no measurable loss of correlation.
+    origin); SPD and Siegel distances go through eigenvalues, which need it too. Only latents and
+    manifold operations need it: the decoder runs in ``DECODER_DTYPE`` (float32), which halves the
+    cost of the MLP on a CPU with no measurable loss of correlation.
     """
-    hyperbolic = isinstance(manifold, (geoopt.Lorentz, geoopt.PoincareBall, geoopt.Stereographic))
+    if isinstance(manifold, geoopt.Scaled):
+        return default_dtype(manifold.base)
+    if isinstance(manifold, geoopt.ProductManifold):
+        return max((default_dtype(m) for m in manifold.manifolds), key=lambda d: d.itemsize)
+    if is_complex_manifold(manifold):
+        return torch.complex128
+    hyperbolic = isinstance(manifold, (geoopt.Lorentz, geoopt.PoincareBall, geoopt.Stereographic,
+                                       geoopt.SymmetricPositiveDefinite))
     return torch.float64 if hyperbolic else torch.float32
+
+
+def check_latent_dtype(dtype, manifold):
+    """``dtype`` if latents of ``manifold`` can use it, else a ValueError saying which can."""
+    allowed = tuple(d.to_complex() for d in LATENT_DTYPES) if is_complex_manifold(manifold) \
+        else LATENT_DTYPES
+    if dtype not in allowed:
+        raise ValueError(f"dtype {dtype!r} is not supported for {type(manifold).__name__} latents; "
+                         f"use one of {', '.join(map(str, allowed))} (None chooses "
+                         f"{default_dtype(manifold)}): half precision cannot hold points on a "
+                         "manifold through training")
+    return dtype
 
 
 def pick_device(device=None):
@@ -92,7 +231,13 @@ def pick_device(device=None):
 
 
 def manifold_origin(manifold, dim, dtype=torch.float64, device="cpu"):
-    """A deterministic base point: 0, the north pole e0 of each sphere or circle, or (sqrt k, 0, ..)."""
+    """A deterministic base point: 0, the north pole e0 of each sphere or circle, (sqrt k, 0, ..),
+    or the manifold's own ``origin`` (the identity frame, I, iI, 0) with :func:`point_shape`."""
+    if isinstance(manifold, geoopt.Scaled):
+        return manifold_origin(manifold.base, dim, dtype, device)
+    if isinstance(manifold, geoopt.ProductManifold) and not is_torus(manifold):
+        return torch.cat([_factor_origin(m, shape, dtype, device)
+                          for m, shape in zip(manifold.manifolds, manifold.shapes)])
     n = ambient_dim(manifold, dim)
     origin = torch.zeros(n, dtype=dtype, device=device)
     if isinstance(manifold, geoopt.ProductManifold):
@@ -101,14 +246,47 @@ def manifold_origin(manifold, dim, dtype=torch.float64, device="cpu"):
         origin[0] = 1.0
     elif isinstance(manifold, geoopt.Lorentz):
         return manifold.origin(n, dtype=dtype, device=device).detach()
+    elif not isinstance(manifold, (geoopt.Euclidean, geoopt.Stereographic)):
+        shape = point_shape(manifold, dim)
+        return torch.as_tensor(manifold.origin(*shape, dtype=dtype, device=device)).detach()
     return origin
 
 
+def _factor_origin(manifold, shape, dtype, device):
+    """Origin of one factor of a product, flattened (its dimension read off its shape)."""
+    dim = shape[-1] - 1 if isinstance(manifold, (geoopt.Sphere, geoopt.Lorentz)) else shape[-1]
+    return manifold_origin(manifold, dim, dtype, device).reshape(-1)
+
+
 def random_points(manifold, n, dim, std=1.0, dtype=torch.float64, device="cpu", generator=None):
-    """``n`` points exp_o(v) with v ~ N(0, std^2 I) in the tangent space at the origin o."""
+    """``n`` points exp_o(v) with v ~ N(0, std^2 I) in the tangent space at the origin o.
+
+    The five built-in manifolds draw v in intrinsic coordinates (orthonormal at o); any other
+    manifold projects ambient Gaussian noise onto the tangent space at o and maps it by expmap,
+    or by the retraction where geoopt has no expmap (Siegel spaces). All draws use ``generator``.
+    """
     origin = manifold_origin(manifold, dim, dtype, device)
+    if not _is_builtin(manifold):
+        noise = torch.randn((n, *origin.shape), dtype=dtype, device=device, generator=generator)
+        base = origin.expand(n, *origin.shape)
+        return exp_or_retr(manifold, base, std * manifold.proju(base, noise))
     v = torch.randn(n, dim, dtype=dtype, device=device, generator=generator) * std
     return manifold.expmap(origin.expand(n, -1), _embed_tangent_at_origin(manifold, v))
+
+
+def _is_builtin(manifold):
+    """The five manifolds of ``MANIFOLDS`` (and their exact variants), with closed forms here."""
+    return (is_torus(manifold) or type(manifold) in (geoopt.Euclidean, geoopt.Sphere,
+                                                     geoopt.SphereExact, geoopt.Lorentz)
+            or isinstance(manifold, geoopt.PoincareBall))
+
+
+def exp_or_retr(manifold, x, u):
+    """exp_x(u), or geoopt's retraction where the manifold has no exponential map."""
+    try:
+        return manifold.expmap(x, u)
+    except NotImplementedError:
+        return manifold.retr(x, u)
 
 
 def _embed_tangent_at_origin(manifold, v):
@@ -122,6 +300,145 @@ def _embed_tangent_at_origin(manifold, v):
     if isinstance(manifold, geoopt.PoincareBall):
         return v / 2.0  # the conformal factor at the origin is 2
     return v
+
+
+# --------------------------------------------------------------------------------------------
+# Points on the manifold
+# --------------------------------------------------------------------------------------------
+def manifold_tolerance(dtype):
+    """Relative tolerance of :func:`check_on_manifold`: sqrt(eps) of the points' real dtype
+    (1.5e-8 in float64, 3.5e-4 in float32), loose enough for points a fit or a CSV round trip
+    produced, tight enough that points off the manifold are never measured."""
+    real = torch.empty((), dtype=dtype).real.dtype if dtype.is_complex else dtype
+    return math.sqrt(torch.finfo(real).eps)
+
+
+_CONSTRAINTS = (  # (class, the constraint in words), most specific first
+    (geoopt.Lorentz, "-x0² + |x1:|² = -k with x0 > 0"),
+    (geoopt.PoincareBall, "|x| < 1/sqrt(c)"),
+    (geoopt.SphereProjection, "any point of R^n (stereographic chart)"),
+    (geoopt.Stereographic, "|x| < 1/sqrt(-kappa) when kappa < 0"),
+    (geoopt.Sphere, "|x| = 1"),
+    (geoopt.Stiefel, "XᵀX = I"),
+    (geoopt.SymmetricPositiveDefinite, "X symmetric positive definite"),
+    (geoopt.UpperHalf, "Z complex symmetric with Im(Z) positive definite"),
+    (geoopt.BoundedDomain, "Z complex symmetric with I - conj(Z) Z positive definite"),
+    (geoopt.Euclidean, "finite coordinates"),
+)
+
+
+def describe_constraint(manifold):
+    """The manifold's constraint in words, for error messages."""
+    if is_torus(manifold):
+        return "each pair (x_2i, x_2i+1) on the unit circle"
+    if isinstance(manifold, geoopt.ProductManifold):
+        return " x ".join(describe_constraint(m) for m in manifold.manifolds) + " (one per factor)"
+    if isinstance(manifold, geoopt.Scaled):
+        return describe_constraint(manifold.base)
+    return next((text for cls, text in _CONSTRAINTS if isinstance(manifold, cls)),
+                f"a point of {type(manifold).__name__}")
+
+
+def check_on_manifold(points, manifold, name="Z", shape=None):
+    """``points`` (N, *point shape) as a tensor, after checking that they lie on ``manifold``.
+
+    Checks, each a ValueError naming the manifold and the constraint: the number of dimensions,
+    the point ``shape`` when given (else geoopt's shape rules), real or complex entries as the
+    manifold needs, finiteness, the constraint itself up to :func:`manifold_tolerance` (relative
+    distance to ``manifold.projx`` of each point), and the open domains strictly (the Poincaré
+    ball, SPD and Siegel spaces, where geoopt's projection does not move boundary points). The
+    message gives the worst violation and its row. Results on unchecked points can be silently
+    zero (arccosh clamped at 1) or NaN; this is the one place that refuses them.
+    """
+    points = points if torch.is_tensor(points) else torch.as_tensor(np.asarray(points))
+    label = type(manifold).__name__
+    _check_point_layout(points, manifold, name, shape, label)
+    if not torch.isfinite(torch.view_as_real(points) if points.is_complex() else points).all():
+        bad = _rows_with(~_finite_points(points))
+        raise ValueError(f"{name} has NaN or inf in {len(bad)} points (first: {bad[:5]}); points "
+                         f"of {label} must be finite")
+    tol = manifold_tolerance(points.dtype)
+    violation = _violation(points.detach(), manifold)
+    if (violation > tol).any():
+        worst = int(violation.argmax())
+        raise ValueError(
+            f"{name} is not on the {label} manifold ({describe_constraint(manifold)}): "
+            f"{int((violation > tol).sum())} of {len(points)} points violate it; the worst, row "
+            f"{worst}, by {float(violation[worst]):.3g} (relative; tolerance {tol:.1g} for "
+            f"{points.dtype}). Pass latents fitted on this manifold, or map points onto it with "
+            "manifold.projx")
+    outside = _rows_with(~_strictly_inside(points.detach(), manifold, tol))
+    if outside:
+        raise ValueError(f"{name} has {len(outside)} of {len(points)} points on or beyond the "
+                         f"boundary of {label} ({describe_constraint(manifold)}; first rows: "
+                         f"{outside[:5]}), where distances are infinite or undefined")
+    return points
+
+
+def _check_point_layout(points, manifold, name, shape, label):
+    ndim = point_ndim(manifold)
+    layout = "N x n" if ndim == 1 else "N x n x p"
+    if points.ndim != ndim + 1 or len(points) == 0:
+        raise ValueError(f"{name} must be {layout} (points of {label}, each of shape "
+                         f"{'(n,)' if ndim == 1 else '(n, p)'}), got shape {tuple(points.shape)}")
+    if shape is not None and tuple(points.shape[1:]) != tuple(shape):
+        raise ValueError(f"{name} must have shape (N, {', '.join(map(str, shape))}) for this "
+                         f"{label} model, got {tuple(points.shape)}")
+    ok, reason = manifold._check_shape(tuple(points.shape), name)
+    minimum = 2 if isinstance(manifold, (geoopt.Sphere, geoopt.Lorentz)) else 1
+    if not ok or points.shape[-1] < minimum or (is_torus(manifold) and points.shape[-1] % 2):
+        need = "an even number of" if is_torus(manifold) else f"at least {minimum}"
+        raise ValueError(f"{name} has shape {tuple(points.shape)}, which is not a batch of {label} "
+                         f"points: {reason or f'they need {need} coordinates'}")
+    if points.is_complex() != is_complex_manifold(manifold):
+        kind = "complex" if is_complex_manifold(manifold) else "real"
+        raise ValueError(f"points of {label} are {kind}, {name} has dtype {points.dtype}")
+    if not (points.is_floating_point() or points.is_complex()):
+        raise ValueError(f"{name} must hold floating-point coordinates, got {points.dtype}")
+
+
+def _finite_points(points):
+    flat = (torch.view_as_real(points) if points.is_complex() else points).reshape(len(points), -1)
+    return torch.isfinite(flat).all(1)
+
+
+def _rows_with(mask):
+    return torch.nonzero(mask).flatten().tolist()
+
+
+def _violation(points, manifold):
+    """Per point: |projx(x) - x| / max(1, |x|), the relative distance to the manifold."""
+    flat = lambda t: (torch.view_as_real(t) if t.is_complex() else t).reshape(len(t), -1)
+    x = flat(points)
+    with torch.no_grad():
+        gap = (flat(manifold.projx(points)) - x).norm(dim=1)
+    return gap / x.norm(dim=1).clamp_min(1.0)
+
+
+def _strictly_inside(points, manifold, tol):
+    """Per point, whether it lies inside an open domain: the ball, SPD and Siegel spaces, whose
+    projx keeps boundary points (where distances are infinite or NaN). True elsewhere."""
+    if isinstance(manifold, geoopt.Scaled):
+        return _strictly_inside(points, manifold.base, tol)
+    if isinstance(manifold, geoopt.Stereographic):
+        k = manifold.k.to(points)
+        return (-k) * points.square().sum(-1) < 1 if k < 0 else _all_true(points)
+    if isinstance(manifold, geoopt.SymmetricPositiveDefinite):  # geoopt allows eigenvalues > -atol
+        return torch.linalg.eigvalsh((points + points.transpose(-1, -2)) / 2).amin(-1) > 0
+    if isinstance(manifold, SIEGEL):
+        check = lambda x: bool(manifold._check_point_on_manifold(x, atol=tol, rtol=tol)[0])
+        if check(points):
+            return _all_true(points)
+        return torch.tensor([check(x[None]) for x in points])  # only on the error path
+    if isinstance(manifold, geoopt.ProductManifold):
+        masks = [_strictly_inside(manifold.take_submanifold_value(points, i), m, tol)
+                 for i, m in enumerate(manifold.manifolds)]
+        return torch.stack(masks).all(0)
+    return _all_true(points)
+
+
+def _all_true(points):
+    return torch.ones(len(points), dtype=torch.bool, device=points.device)
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,14 +460,31 @@ def geometric_noise(z, manifold, std, mode="inverse_metric", generator=None):
     """
     if mode not in NOISE_MODES:
         raise ValueError(f"unknown noise mode {mode!r}; choose one of {NOISE_MODES}")
+    if mode == "metric" and isinstance(manifold, geoopt.Scaled):
+        return geometric_noise(z, manifold.base, std / manifold.scale, mode, generator)  # G = s² G_base
+    if mode == "metric" and isinstance(manifold, geoopt.ProductManifold) and not is_torus(manifold):
+        parts = [geometric_noise(manifold.take_submanifold_value(z, i), m, std, mode, generator)
+                 for i, m in enumerate(manifold.manifolds)]
+        return torch.cat([p.reshape(*z.shape[:-1], -1) for p in parts], -1)
     n = torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator)
     if mode == "inverse_metric":
         return std * manifold.egrad2rgrad(z, n)
     if isinstance(manifold, geoopt.Lorentz):
         return std * lorentz_transport_from_origin(z, n[..., 1:], manifold.k)
-    if isinstance(manifold, geoopt.PoincareBall):
+    if isinstance(manifold, geoopt.Stereographic):  # conformal: G = lambda² I
         return std * n / manifold.lambda_x(z, keepdim=True)
+    if not _has_induced_metric(manifold):
+        raise NotImplementedError(
+            f"noise='metric' needs an orthonormal frame of the tangent space, which is not "
+            f"available for {type(manifold).__name__}; use noise='inverse_metric'")
     return std * manifold.proju(z, n)
+
+
+def _has_induced_metric(manifold):
+    """Embedded manifolds whose metric is the ambient Euclidean one: proju of isotropic noise
+    is then a standard normal in an orthonormal frame."""
+    return is_torus(manifold) or isinstance(manifold, (geoopt.Euclidean, geoopt.Sphere,
+                                                       geoopt.EuclideanStiefel))
 
 
 def lorentz_transport_from_origin(y, v, k):
@@ -168,7 +502,7 @@ def perturb(z, manifold, std, mode="inverse_metric", generator=None):
     On the sphere, torus and Lorentz model exp_z(eps) = a z + b for fixed eps, with a = cos or
     cosh of the noise norm; we return ``a * z + b`` so the value is exp_z(eps) and the gradient
     is exactly that of the expmap formula, at a fraction of autograd's cost through geoopt.
-    Other manifolds go through ``manifold.expmap``.
+    Other manifolds go through ``manifold.expmap``, or the retraction where there is none.
     """
     with torch.no_grad():
         eps = geometric_noise(z, manifold, std, mode, generator)
@@ -176,7 +510,7 @@ def perturb(z, manifold, std, mode="inverse_metric", generator=None):
         if scale is not None:
             offset = manifold.expmap(z, eps) - scale * z
     if scale is None:
-        return manifold.expmap(z, eps)
+        return exp_or_retr(manifold, z, eps)
     return scale * z + offset
 
 
@@ -193,6 +527,43 @@ def _expmap_linear_factor(manifold, eps):
         circles = eps.unflatten(-1, (-1, 2)).norm(dim=-1)
         return torch.cos(circles).repeat_interleave(2, dim=-1)
     return None
+
+
+class _SiegelAdamComponents:
+    """geoopt 0.5.1's Siegel spaces hand RiemannianAdam a trace (one complex number per point)
+    as ``component_inner``, which does not broadcast against the matrix-shaped Adam state. Here
+    every entry gets the point's squared Riemannian gradient norm over the number of entries:
+    Adam with one second moment per point, as Bécigneul & Ganea's Riemannian Adam."""
+
+    def component_inner(self, x, u, v=None):
+        sq = self.inner(x, u, u if v is None else v).real
+        return (sq / (x.shape[-1] * x.shape[-2]))[..., None, None].expand(u.shape).to(u.dtype)
+
+
+class AdamUpperHalf(_SiegelAdamComponents, geoopt.UpperHalf):
+    """geoopt.UpperHalf whose ``component_inner`` suits RiemannianAdam."""
+
+
+class AdamBoundedDomain(_SiegelAdamComponents, geoopt.BoundedDomain):
+    """geoopt.BoundedDomain whose ``component_inner`` suits RiemannianAdam."""
+
+
+def adam_ready(manifold):
+    """``manifold`` itself, with the Siegel spaces' class switched to its Adam-ready subclass
+    (same data and geometry; isinstance checks still hold)."""
+    for base, fixed in ((geoopt.UpperHalf, AdamUpperHalf), (geoopt.BoundedDomain, AdamBoundedDomain)):
+        if type(manifold) is base:
+            manifold.__class__ = fixed
+    return manifold
+
+
+def _check_real(value, name, positive=False):
+    """A finite real number (``positive``: > 0, else >= 0), or a TypeError/ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value) or (value <= 0 if positive else value < 0):
+        raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'} and finite, got {value!r}")
+    return float(value)
 
 
 def is_torus(manifold):
@@ -240,14 +611,25 @@ class RiemannianDecoder(LatentEstimator):
     Parameters
     ----------
     manifold : str or geoopt manifold, default "lorentz"
-        Latent manifold: "euclidean", "sphere", "torus", "lorentz", "poincare" (see
-        :func:`make_manifold`), or a geoopt manifold instance.
+        Latent manifold: "euclidean", "sphere", "torus", "lorentz", "poincare", any geoopt class
+        name of ``GEOOPT_MANIFOLDS`` in any case (see :func:`make_manifold` for each one's
+        default), or an instance of one of those classes. Default point shapes at
+        ``latent_dim=2``: Euclidean, Poincaré balls, Stereographic, SphereProjection (2,);
+        Sphere(Exact), Lorentz, Scaled (a sphere of radius 2) (3,); torus (4,); ProductManifold
+        S¹ x H² (5,); the Stiefel classes 3 x 2; SymmetricPositiveDefinite 2 x 2; UpperHalf and
+        BoundedDomain (Siegel spaces) 2 x 2 complex. The decoder sees the flattened real
+        coordinates (real and imaginary parts of complex entries).
     latent_dim : int, default 2
-        Intrinsic latent dimension.
+        Intrinsic latent dimension; for the matrix manifolds the size n of (n + 1) x n Stiefel
+        frames and n x n SPD or Siegel matrices. Integral floats (2.0) are accepted.
     curvature : float or None, default None
-        Lorentz k (curvature -1/k) or Poincaré c (curvature -c); None means 1.
+        Lorentz k (curvature -1/k), Poincaré c (curvature -c), SphereProjection k (curvature k) or
+        Stereographic kappa = -curvature; None means 1. Must lie in ``CURVATURE_RANGE``
+        ([1e-4, 1e4]); for any other manifold a value raises ValueError (it would be ignored).
     noise_std : float, default 0.0
         Scale σ of the geometry-aware noise added to latents during training (0: none).
+        noise="metric" raises NotImplementedError on manifolds without an orthonormal tangent
+        frame here (CanonicalStiefel, SPD, Siegel spaces); "inverse_metric" works on all.
     noise : {"inverse_metric", "metric"}, default "inverse_metric"
         "inverse_metric" is the authors' code (G⁻¹ applied to isotropic noise, covariance σ² G⁻²
         on the Poincaré ball); "metric" is the paper's formula, covariance σ² G⁻¹ (see
@@ -288,7 +670,8 @@ class RiemannianDecoder(LatentEstimator):
     prior : {"auto", "normal", "none"}, default "auto"
         "auto": a standard Gaussian prior on Euclidean latents (d(o, z)² / 2 per sample, divided
         by the number of features like the likelihood), none on other manifolds; "normal": the
-        squared geodesic distance to the origin on any manifold; "none".
+        squared geodesic distance to the origin on any manifold with one (geoopt has none for
+        Stiefel: NotImplementedError); "none".
     prior_std : float, default 1.0
         Scale of that prior.
     n_starts : int, default 20
@@ -304,7 +687,8 @@ class RiemannianDecoder(LatentEstimator):
     device : str or None, default None
         "cuda" when available unless named.
     dtype : torch.dtype or None, default None
-        Latent dtype; None: :func:`default_dtype` (float64 for hyperbolic manifolds).
+        Latent dtype, float32 or float64 (complex64 or complex128 for the Siegel spaces); None:
+        :func:`default_dtype` (float64 for hyperbolic manifolds and SPD, complex128 for Siegel).
     verbose : bool, default True
         Show a progress bar (``TQDM_DISABLE=1`` silences it too).
 
@@ -314,8 +698,10 @@ class RiemannianDecoder(LatentEstimator):
         The latent manifold, in the latents' dtype.
     decoder_ : torch.nn.Module
         The fitted decoder (float32).
-    latents_ : ndarray of shape (n_samples, ambient_dim)
-        Training latents on the manifold.
+    latents_ : ndarray of shape (n_samples, *latent_shape_)
+        Training latents on the manifold (N x n x p for matrices, complex for Siegel spaces).
+    latent_shape_ : tuple of int
+        Shape of one latent point (:func:`point_shape`).
     val_latents_ : ndarray or None
         Latents of ``X_val`` (optimised with the decoder frozen), if given.
     history_ : dict of lists
@@ -370,15 +756,20 @@ class RiemannianDecoder(LatentEstimator):
         """Fit decoder and latents to ``X`` (N x D); ``X_val`` drives early stopping. ``y`` is
         ignored (scikit-learn convention)."""
         self._check_params()
-        manifold = make_manifold(self.manifold, self.latent_dim, self.curvature)
-        self.dtype_ = self.dtype or default_dtype(manifold)
-        self.manifold_ = copy.deepcopy(manifold).to(self.dtype_)  # curvature in the latents' dtype
+        dim = int(self.latent_dim)
+        manifold = make_manifold(self.manifold, dim, self.curvature)
+        self.dtype_ = check_latent_dtype(self.dtype or default_dtype(manifold), manifold)
+        # curvature in the latents' (real) dtype
+        self.manifold_ = adam_ready(copy.deepcopy(manifold).to(
+            torch.empty((), dtype=self.dtype_).real.dtype))
+        self.latent_shape_ = point_shape(self.manifold_, dim)
+        self._check_prior_distance()
         self.device_ = pick_device(self.device)
         X = self._as_data(X, "X")
         self.n_features_in_ = X.shape[1]
         X_val = None if X_val is None else self._as_data(X_val, "X_val", self.n_features_in_)
         self._generator = make_generator(self.seed, self.device_)
-        self.decoder_ = make_decoder(ambient_dim(self.manifold_, self.latent_dim),
+        self.decoder_ = make_decoder(ambient_dim(self.manifold_, dim),
                                      self.n_features_in_, self.hidden, generator=self._generator
                                      ).to(self.device_, DECODER_DTYPE)
         z = self._init_latents(len(X))
@@ -391,9 +782,9 @@ class RiemannianDecoder(LatentEstimator):
         optimisation of the reconstruction loss with the decoder frozen; the best start is kept."""
         self._check_fitted()
         X = self._as_data(X, "X", self.n_features_in_)
-        starts = self._start_candidates(X)  # (M, S, ambient)
-        m, s, a = starts.shape
-        z = geoopt.ManifoldParameter(starts.reshape(m * s, a).clone(), manifold=self.manifold_)
+        starts = self._start_candidates(X)  # (M, S, *latent_shape_)
+        m, s, shape = *starts.shape[:2], starts.shape[2:]
+        z = geoopt.ManifoldParameter(starts.reshape(m * s, *shape).clone(), manifold=self.manifold_)
         target = X.repeat_interleave(s, dim=0)
         opt = geoopt.optim.RiemannianAdam([z], lr=self.lr_test)
         self.decoder_.requires_grad_(False)
@@ -408,13 +799,16 @@ class RiemannianDecoder(LatentEstimator):
         finally:
             self.decoder_.requires_grad_(True)
         best = final.argmin(1)
-        chosen = z.detach().reshape(m, s, a)[torch.arange(m), best]
+        chosen = z.detach().reshape(m, s, *shape)[torch.arange(m), best]
         return chosen.cpu().numpy()
 
     def inverse_transform(self, Z):
-        """Decode latents (N x ambient) to data space (probabilities for the BCE loss)."""
+        """Decode latents (N x ``latent_shape_``) to data space (probabilities for the BCE loss).
+
+        Latents must lie on ``manifold_`` (:func:`check_on_manifold`); the decoder was only ever
+        trained there."""
         self._check_fitted()
-        Z = torch.as_tensor(np.asarray(Z) if not torch.is_tensor(Z) else Z)
+        Z = check_on_manifold(Z, self.manifold_, "Z", shape=self.latent_shape_)
         with torch.no_grad():
             out = self.decode(Z.to(self.device_))
             out = torch.sigmoid(out) if self.loss == "bce" else out
@@ -422,8 +816,9 @@ class RiemannianDecoder(LatentEstimator):
 
     def decode(self, z):
         """The decoder's raw output (logits for the BCE loss) for latents ``z`` (a tensor on the
-        model's device), differentiable; the pullback geometry is that of this map."""
-        return self.decoder_(z.to(DECODER_DTYPE))
+        model's device), differentiable; the pullback geometry is that of this map. Matrix and
+        complex latents reach the network as flat real coordinates (:func:`decoder_coordinates`)."""
+        return self.decoder_(decoder_coordinates(z, point_ndim(self.manifold_)).to(DECODER_DTYPE))
 
     def reconstruction_errors(self, X, Z):
         """MAE and MSE of the decoded ``Z`` against ``X``."""
@@ -493,13 +888,25 @@ class RiemannianDecoder(LatentEstimator):
             rec = nn.functional.binary_cross_entropy_with_logits(out, x, reduction="none")
         else:
             rec = (out - x).square()
-        rec = rec.mean(1).to(z.dtype)
+        rec = rec.mean(1).to(z.real.dtype)  # the real dtype of complex (Siegel) latents
         if self._prior_active():
-            origin = manifold_origin(self.manifold_, self.latent_dim, z.dtype, z.device)
+            origin = manifold_origin(self.manifold_, int(self.latent_dim), z.dtype, z.device)
             sq = self.manifold_.dist(origin, z).square() if not isinstance(
                 self.manifold_, geoopt.Euclidean) else z.square().sum(1)
             rec = rec + sq / (2 * self.prior_std ** 2 * self.n_features_in_)
         return rec
+
+    def _check_prior_distance(self):
+        """The prior needs geodesic distances, which geoopt lacks for the Stiefel manifolds."""
+        if not self._prior_active() or isinstance(self.manifold_, geoopt.Euclidean):
+            return
+        origin = manifold_origin(self.manifold_, int(self.latent_dim), self.dtype_)
+        try:
+            self.manifold_.dist(origin, origin)
+        except NotImplementedError:
+            raise NotImplementedError(
+                f"prior={self.prior!r} needs the geodesic distance to the origin, which geoopt does "
+                f"not provide for {type(self.manifold_).__name__}; use prior='none'") from None
 
     def _prior_active(self):
         if self.prior == "auto":
@@ -526,7 +933,7 @@ class RiemannianDecoder(LatentEstimator):
 
     # ---- helpers ----------------------------------------------------------------------------
     def _init_latents(self, n):
-        points = random_points(self.manifold_, n, self.latent_dim, self.init_std,
+        points = random_points(self.manifold_, n, int(self.latent_dim), self.init_std,
                                self.dtype_, self.device_, self._generator)
         return geoopt.ManifoldParameter(points, manifold=self.manifold_)
 
@@ -547,22 +954,36 @@ class RiemannianDecoder(LatentEstimator):
 
     def _as_data(self, X, name, n_features=None):
         X = check_data(X, name, n_features, type(self).__name__)
+        largest = float(np.abs(X).max())
+        if largest > MAX_DATA_MAGNITUDE:
+            raise ValueError(f"{name} has values up to {largest:.3g}: the decoder runs in float32, "
+                             f"whose squared errors overflow beyond {MAX_DATA_MAGNITUDE:.0e}; "
+                             "standardise or rescale the data")
         if self.loss == "bce" and (X.min() < 0 or X.max() > 1):
             raise ValueError(f"{name} must lie in [0, 1] for loss='bce' (binary data); use loss='mse'")
         return torch.as_tensor(X, dtype=DECODER_DTYPE, device=self.device_)
 
     def _check_params(self):
-        if not self.noise_std >= 0:
-            raise ValueError(f"noise_std must be >= 0, got {self.noise_std!r}")
+        """Every parameter up front, so bad values fail here with the fix rather than as a
+        divergence many epochs later."""
+        check_integer(self.latent_dim, "latent_dim")
+        for name in ("epochs", "batch_size", "n_starts", "test_epochs", "restart_period"):
+            check_integer(getattr(self, name), name)
+        for name in ("patience", "min_epochs", "seed"):
+            check_integer(getattr(self, name), name, minimum=0)
+        for name in ("prior_std", "init_std"):
+            _check_real(getattr(self, name), name, positive=True)
+        for name in ("noise_std", "weight_decay", "lr_latent", "lr_decoder", "lr_test"):  # 0 freezes
+            _check_real(getattr(self, name), name)
         if self.noise not in NOISE_MODES:
             raise ValueError(f"unknown noise {self.noise!r}; choose one of {NOISE_MODES}")
         if self.loss not in ("mse", "bce"):
             raise ValueError(f"unknown loss {self.loss!r}; choose 'mse' or 'bce'")
         if self.prior not in ("auto", "normal", "none"):
             raise ValueError(f"unknown prior {self.prior!r}; choose 'auto', 'normal' or 'none'")
-        for name in ("epochs", "batch_size", "n_starts"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.dtype is not None and not isinstance(self.dtype, torch.dtype):
+            raise TypeError(f"dtype must be a torch.dtype (e.g. torch.float64) or None, got "
+                            f"{self.dtype!r}")
 
     def _describe(self):
         name = self.manifold if isinstance(self.manifold, str) else type(self.manifold).__name__

@@ -143,6 +143,7 @@ class WrappedNormal:
         scale = torch.as_tensor(scale, dtype=mu.dtype, device=mu.device)
         if validate:
             _check_distribution_args(mu, scale, self.frame)
+        self.validate = validate
         self.dim = self.frame.dim(mu)
         self.scale = scale.broadcast_to(torch.broadcast_shapes((*mu.shape[:-1], self.dim), scale.shape))
         self.mu = mu.broadcast_to((*self.scale.shape[:-1], mu.shape[-1]))
@@ -165,7 +166,13 @@ class WrappedNormal:
         return self.frame.coordinates(self.mu, self.manifold.logmap(self.mu, z))
 
     def log_prob(self, z):
-        """Log density at z with respect to the Riemannian volume; shape broadcast(...)."""
+        """Log density at z with respect to the Riemannian volume; shape broadcast(...).
+
+        With ``validate`` (the default) z must lie on the manifold: a ValueError names the
+        constraint and the worst point (off it the density would be a silent number or NaN)."""
+        if self.validate:
+            z = torch.as_tensor(z)
+            R.check_on_manifold(z.reshape(-1, z.shape[-1]) if z.ndim else z, self.manifold, "z")
         v = self.tangent_coordinates(z)
         r = v.norm(dim=-1)
         log_normal = (-0.5 * (v / self.scale).square() - self.scale.log() - 0.5 * _LOG_2PI).sum(-1)

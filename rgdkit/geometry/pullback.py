@@ -63,6 +63,7 @@ def _check_points(z, manifold):
     if R.is_torus(manifold) and n != 2 * len(manifold.manifolds):
         raise ValueError(f"points of a torus of {len(manifold.manifolds)} circles have "
                          f"{2 * len(manifold.manifolds)} coordinates, got {n}")
+    R.check_on_manifold(z, manifold, "latents")  # a metric off the manifold means nothing
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,6 +74,9 @@ def tangent_basis(z, manifold):
     columns are orthonormal in the manifold's metric."""
     z = _as_points(z)
     manifold = _resolve(manifold, z.shape[-1])
+    if not R._is_builtin(manifold):
+        raise ValueError(f"no tangent basis for {type(manifold).__name__}; supported: Euclidean, "
+                         "Sphere, Lorentz, PoincareBall and products of circles (torus)")
     _check_points(z, manifold)
     n = z.shape[1]
     eye = torch.eye(n, dtype=z.dtype, device=z.device)
@@ -86,15 +90,12 @@ def tangent_basis(z, manifold):
         # transport of e_1..e_d from the origin along geodesics: smooth and Minkowski-orthonormal
         frame = torch.cat([torch.zeros(n - 1, 1, dtype=z.dtype, device=z.device), eye[1:, 1:]], 1)
         return manifold.transp0(z[:, None, :], frame).to(z).transpose(1, 2)
-    if R.is_torus(manifold):
-        circles = z.unflatten(1, (-1, 2))
-        unit = torch.stack([-circles[..., 1], circles[..., 0]], -1)
-        unit = unit / unit.norm(dim=-1, keepdim=True)
-        m = circles.shape[1]
-        blocks = unit[..., None] * torch.eye(m, dtype=z.dtype, device=z.device)[:, None, :]
-        return blocks.reshape(len(z), n, m)
-    raise ValueError(f"no tangent basis for {type(manifold).__name__}; supported: Euclidean, "
-                     "Sphere, Lorentz, PoincareBall and products of circles (torus)")
+    circles = z.unflatten(1, (-1, 2))  # the torus
+    unit = torch.stack([-circles[..., 1], circles[..., 0]], -1)
+    unit = unit / unit.norm(dim=-1, keepdim=True)
+    m = circles.shape[1]
+    blocks = unit[..., None] * torch.eye(m, dtype=z.dtype, device=z.device)[:, None, :]
+    return blocks.reshape(len(z), n, m)
 
 
 def _sphere_basis(z, eye):

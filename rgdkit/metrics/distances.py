@@ -12,19 +12,35 @@ import rgd_utils as R
 def pairwise_distances(Z, manifold, chunk_size=2048):
     """Geodesic distance matrix (N x N, float64 numpy) of points ``Z`` on ``manifold``.
 
-    Closed forms from inner products for the five built-in manifolds (vectorised, chunked by
-    rows); other geoopt manifolds use ``manifold.dist`` on broadcast chunks.
+    ``Z`` is N x n (N x n x p for matrix manifolds, complex for the Siegel spaces) and must lie on
+    the manifold (:func:`rgd_utils.check_on_manifold` raises ValueError otherwise: off-manifold
+    points would give silent zeros or NaN). Closed forms from inner products for the five
+    built-in manifolds (vectorised, chunked by rows); other geoopt manifolds use
+    ``manifold.dist`` on broadcast chunks, except the Stiefel manifolds, for which geoopt has no
+    geodesic distance: there it is the chordal distance |X - Y|_F of the embedding (a lower
+    bound of the geodesic one that agrees with it to second order).
     """
-    Z = torch.as_tensor(np.asarray(Z, dtype=np.float64) if not torch.is_tensor(Z) else Z,
-                        dtype=torch.float64)
-    if Z.ndim != 2:
-        raise ValueError(f"Z must be 2-D (points x coordinates), got shape {tuple(Z.shape)}")
+    # checked in the given dtype: its tolerance is the one the points were computed with
+    Z = _as_points(R.check_on_manifold(Z, manifold, "Z"))
+    if not R._is_builtin(manifold):
+        chunk_size = max(1, min(chunk_size, 2 ** 20 // len(Z)))  # broadcast temporaries
     rows = [_distance_block(Z[i:i + chunk_size], Z, manifold)
             for i in range(0, len(Z), chunk_size)]
-    return torch.cat(rows).numpy()
+    D = torch.cat(rows).double()
+    if not R._is_builtin(manifold):
+        D.fill_diagonal_(0.0)  # geoopt's clamping leaves ~1e-4 on the diagonal
+    return D.numpy()
+
+
+def _as_points(Z):
+    """A float64 (complex128) tensor of points; real inputs are promoted, complex kept."""
+    Z = Z.detach().cpu() if torch.is_tensor(Z) else torch.as_tensor(np.asarray(Z))
+    return Z.to(torch.complex128 if Z.is_complex() else torch.float64)
 
 
 def _distance_block(A, B, manifold):
+    if not R._is_builtin(manifold):
+        return _generic_block(A, B, manifold)
     if isinstance(manifold, geoopt.Euclidean):
         return torch.cdist(A, B)
     if isinstance(manifold, geoopt.Sphere):
@@ -44,7 +60,16 @@ def _distance_block(A, B, manifold):
         sq = torch.cdist(A, B).square()
         denom = (1 - c * A.square().sum(1, keepdim=True)) * (1 - c * B.square().sum(1))
         return torch.arccosh(1 + 2 * c * sq / denom) / c.sqrt()
-    return manifold.dist(A[:, None, :], B[None, :, :])
+
+
+def _generic_block(A, B, manifold):
+    """Distances between rows of A and all of B by broadcasting one point dimension."""
+    a, b = A[:, None], B[None, :]
+    if isinstance(manifold, geoopt.Stiefel):
+        return (a - b).flatten(2).norm(dim=-1)  # chordal: geoopt has no Stiefel distance
+    with torch.no_grad():
+        D = manifold.dist(a, b)
+    return D.real if D.is_complex() else D
 
 
 def upper_triangle(D):
