@@ -236,6 +236,7 @@ def _optimise_curves(f, starts, ends, manifold, n_points=16, steps=300, lr=2e-2,
         raise ValueError(f"n_points must be an integer >= 3 (a curve needs inner points), got {n_points!r}")
     manifold = _resolve(manifold, starts.shape[-1])
     _check_points(starts, manifold)
+    _check_points(ends, manifold)
     inner0 = _manifold_geodesic(starts, ends, manifold, int(n_points)) if init is None else init[:, 1:-1]
     inner = geoopt.ManifoldParameter(inner0.detach().clone(), manifold=manifold)
     opt = geoopt.optim.RiemannianAdam([inner], lr=lr)

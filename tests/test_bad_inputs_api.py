@@ -1,0 +1,249 @@
+"""Bad inputs across the public API: each case raises a clear error (type and message fragment)
+or gives the correct result, never a silent zero, NaN or a misleading "diverged" hint."""
+
+import functools
+
+import geoopt
+import numpy as np
+import pytest
+import torch
+from scipy import sparse
+
+import rgd_utils as R
+import rgdkit.metrics as M
+from rgdkit.baselines.pvae import WrappedNormal
+from rgdkit.geometry import pullback as P
+
+F64 = torch.float64
+X = np.random.default_rng(0).normal(size=(20, 3))
+FAST = dict(epochs=2, hidden=(4,), n_starts=2, test_epochs=2, verbose=False)
+
+
+def fit(**kw):
+    return R.RiemannianDecoder(**{**FAST, **kw}).fit(X)
+
+
+@functools.cache
+def lorentz_model():
+    return fit(manifold="lorentz")
+
+
+def lorentz(k=1.0):
+    return R.make_manifold("lorentz", 2, curvature=k)
+
+
+def on_lorentz(n=5, std=1.0):
+    return R.random_points(lorentz(), n, 2, std=std, generator=torch.Generator().manual_seed(0))
+
+
+def far_lorentz_points():
+    """Points at radius up to 15 (x0 ~ 1e6): the relative tolerance must accept them."""
+    v = torch.tensor([[15.0, 0.0], [0.0, 14.0], [1.0, 1.0]], dtype=F64)
+    origin = R.manifold_origin(lorentz(), 2)
+    return lorentz().expmap(origin.expand(3, -1), torch.cat([torch.zeros(3, 1, dtype=F64), v], 1))
+
+
+# ---- estimator parameters and data (RiemannianDecoder.fit) ---------------------------------
+FIT_ERRORS = [
+    ("data 1e39", dict(), X * 1e39, ValueError, "float32"),
+    ("data 1e20", dict(), X * 1e20, ValueError, "standardise"),
+    ("zero features", dict(), np.zeros((20, 0)), ValueError, "one feature"),
+    ("sparse", dict(), sparse.csr_matrix(X), ValueError, "toarray"),
+    ("noise_std inf", dict(noise_std=np.inf), X, ValueError, "noise_std must be >= 0 and finite"),
+    ("noise_std nan", dict(noise_std=np.nan), X, ValueError, "noise_std must be >= 0"),
+    ("noise_std str", dict(noise_std="0.5"), X, TypeError, "noise_std must be a real number"),
+    ("curvature inf", dict(curvature=np.inf), X, ValueError, r"outside \[0.0001, 10000\]"),
+    ("curvature 1e-12", dict(curvature=1e-12), X, ValueError, r"outside \[0.0001"),
+    ("curvature nan", dict(curvature=np.nan), X, ValueError, "must be positive"),
+    ("curvature str", dict(curvature="1"), X, TypeError, "curvature must be a real number"),
+    ("curvature sphere", dict(manifold="sphere", curvature=2.0), X, ValueError,
+     "does not apply to 'sphere'"),
+    ("curvature euclidean", dict(manifold="euclidean", curvature=1.0), X, ValueError,
+     "does not apply"),
+    ("curvature torus", dict(manifold="torus", curvature=1.0), X, ValueError, "does not apply"),
+    ("curvature instance", dict(manifold=geoopt.Sphere(), curvature=1.0), X, ValueError,
+     "carries its own"),
+    ("prior_std 0", dict(prior_std=0.0), X, ValueError, "prior_std must be > 0"),
+    ("init_std 0", dict(init_std=0.0), X, ValueError, "init_std must be > 0"),
+    ("lr_latent negative", dict(lr_latent=-0.1), X, ValueError, "lr_latent must be >= 0"),
+    ("dtype float16", dict(dtype=torch.float16), X, ValueError, "half precision"),
+    ("dtype bfloat16", dict(dtype=torch.bfloat16), X, ValueError, "not supported"),
+    ("dtype str", dict(dtype="float64"), X, TypeError, "must be a torch.dtype"),
+    ("dtype complex on sphere", dict(manifold="sphere", dtype=torch.complex64), X, ValueError,
+     "float32, torch.float64"),
+    ("dtype real on Siegel", dict(manifold="upperhalf", dtype=torch.float64), X, ValueError,
+     "complex64"),
+    ("latent_dim 2.5", dict(latent_dim=2.5), X, ValueError, "latent_dim must be a positive integer"),
+    ("latent_dim str", dict(latent_dim="2"), X, TypeError, "latent_dim must be an integer"),
+    ("epochs 2.5", dict(epochs=2.5), X, ValueError, "epochs must be a positive integer"),
+    ("restart_period 2.5", dict(restart_period=2.5), X, ValueError, "restart_period"),
+    ("patience -1", dict(patience=-1), X, ValueError, "patience must be a non-negative integer"),
+    ("metric noise on Stiefel", dict(manifold="Stiefel", noise="metric", noise_std=0.1), X,
+     NotImplementedError, "noise='inverse_metric'"),
+    ("prior on Stiefel", dict(manifold="stiefel", prior="normal"), X, NotImplementedError,
+     "prior='none'"),
+    ("unknown manifold", dict(manifold="klein"), X, ValueError, "geoopt class name"),
+]
+
+
+@pytest.mark.parametrize("kwargs,data,error,match", [c[1:] for c in FIT_ERRORS],
+                         ids=[c[0] for c in FIT_ERRORS])
+def test_fit_refuses_bad_parameters_and_data(kwargs, data, error, match):
+    with pytest.raises(error, match=match):
+        fit(**kwargs) if data is X else R.RiemannianDecoder(**{**FAST, **kwargs}).fit(data)
+
+
+def test_integral_floats_are_accepted():
+    model = fit(latent_dim=2.0, epochs=2.0, batch_size=8.0)
+    assert model.latents_.shape == (20, 3) and len(model.history_["epoch"]) == 2
+
+
+def test_names_are_case_insensitive():
+    assert isinstance(fit(manifold="LORENTZ").manifold_, geoopt.Lorentz)
+
+
+# ---- inverse_transform -----------------------------------------------------------------------
+def _z(kind):
+    Z = lorentz_model().latents_[:4]
+    return {"wide": np.zeros((4, 4)), "off": Z * 1.5, "nan": np.where(np.eye(4, 3) > 0, np.nan, Z),
+            "flat": Z[0], "lower sheet": -Z}[kind]
+
+
+@pytest.mark.parametrize("kind,match", [
+    ("wide", r"shape \(N, 3\)"),
+    ("off", "not on the Lorentz manifold .*-x0²"),
+    ("nan", "NaN or inf"),
+    ("flat", "N x n"),
+    ("lower sheet", "x0 > 0"),
+])
+def test_inverse_transform_refuses_points_off_the_manifold(kind, match):
+    with pytest.raises(ValueError, match=match):
+        lorentz_model().inverse_transform(_z(kind))
+
+
+def test_inverse_transform_decodes_its_own_latents():
+    model = lorentz_model()
+    out = model.inverse_transform(model.latents_)
+    assert out.shape == (20, 3) and np.isfinite(out).all()
+
+
+# ---- distances ---------------------------------------------------------------------------------
+def spd_points(bad):
+    good = np.stack([np.eye(2), np.diag([2.0, 0.5])])
+    return np.concatenate([good, bad[None]])
+
+
+DISTANCE_ERRORS = [
+    ("lorentz 2 columns", lambda: (np.random.default_rng(0).normal(size=(5, 2)),
+                                   R.make_manifold("lorentz", 1)), "not on the Lorentz"),
+    ("lorentz off hyperboloid", lambda: (np.random.default_rng(0).normal(size=(5, 3)), lorentz()),
+     "worst, row"),
+    ("lorentz 1 column", lambda: (np.ones((3, 1)), lorentz()), "at least 2 coordinates"),
+    ("poincare outside", lambda: (np.array([[0.1, 0.0], [1.5, 0.0]]), R.make_manifold("poincare")),
+     r"\|x\| < 1/sqrt\(c\)"),
+    ("poincare boundary", lambda: (np.array([[0.1, 0.0], [1.0, 0.0]]), R.make_manifold("poincare")),
+     "PoincareBall"),
+    ("sphere not unit", lambda: (np.array([[1.0, 0.0, 0.0], [2.0, 0.0, 0.0]]),
+                                 R.make_manifold("sphere")), r"\|x\| = 1"),
+    ("torus odd width", lambda: (np.ones((3, 3)), R.make_manifold("torus")), "last dimension"),
+    ("nan point", lambda: (np.array([[1.0, 0.0, 0.0], [np.nan, 0.0, 0.0]]),
+                           R.make_manifold("sphere")), "NaN or inf"),
+    ("3-D for vectors", lambda: (np.ones((2, 2, 2)), R.make_manifold("euclidean")), "N x n"),
+    ("spd singular", lambda: (spd_points(np.zeros((2, 2))), geoopt.SymmetricPositiveDefinite()),
+     "boundary of SymmetricPositiveDefinite"),
+    ("spd indefinite", lambda: (spd_points(np.diag([1.0, -1.0])), geoopt.SymmetricPositiveDefinite()),
+     "positive definite"),
+    ("spd not symmetric", lambda: (spd_points(np.array([[1.0, 1.0], [0.0, 1.0]])),
+                                   geoopt.SymmetricPositiveDefinite()), "symmetric"),
+    ("siegel real input", lambda: (np.ones((2, 2, 2)), geoopt.UpperHalf()), "complex"),
+    ("upper half Im not PD", lambda: (np.stack([1j * np.eye(2), 1j * np.diag([1.0, 0.0])]),
+                                      geoopt.UpperHalf()), r"UpperHalf .*Im\(Z\) positive definite"),
+    ("stiefel not orthonormal", lambda: (np.ones((2, 3, 2)), geoopt.Stiefel()), "XᵀX = I"),
+    ("stiefel wide", lambda: (np.zeros((2, 2, 3)), geoopt.Stiefel()), "shape"),
+]
+
+
+@pytest.mark.parametrize("make,match", [c[1:] for c in DISTANCE_ERRORS],
+                         ids=[c[0] for c in DISTANCE_ERRORS])
+def test_pairwise_distances_refuse_points_off_the_manifold(make, match):
+    Z, manifold = make()
+    with pytest.raises(ValueError, match=match):
+        M.pairwise_distances(Z, manifold)
+
+
+def test_distance_correlation_checks_points_too():
+    Z = np.random.default_rng(0).normal(size=(5, 3))
+    with pytest.raises(ValueError, match="Lorentz"):
+        M.distance_correlation(Z, lorentz(), np.ones((5, 5)))
+
+
+def test_tolerance_follows_the_points_dtype():
+    sphere = R.make_manifold("sphere")
+    Z = R.random_points(sphere, 6, 2, generator=torch.Generator().manual_seed(0))
+    D64 = M.pairwise_distances(Z, sphere)
+    D32 = M.pairwise_distances(Z.float().numpy(), sphere)  # float32 rounding is within tolerance
+    np.testing.assert_allclose(D32, D64, atol=1e-3)
+    with pytest.raises(ValueError, match="tolerance 1e-08"):
+        M.pairwise_distances(Z * (1 + 1e-6), sphere)
+
+
+def test_far_hyperbolic_points_pass_the_relative_check():
+    D = M.pairwise_distances(far_lorentz_points(), lorentz())
+    assert np.isfinite(D).all() and D[0, 1] > 25
+
+
+# ---- pullback geometry -----------------------------------------------------------------------
+PULLBACK_ERRORS = [
+    ("volume off sphere", lambda: P.volume_element(lambda z: z, torch.ones(3, 3, dtype=F64), "sphere"),
+     "Sphere"),
+    ("volume off hyperboloid", lambda: P.volume_element(lambda z: z, torch.ones(3, 3, dtype=F64),
+                                                        lorentz()), "Lorentz"),
+    ("basis outside ball", lambda: P.tangent_basis(torch.full((2, 2), 0.9, dtype=F64), "poincare"),
+     "PoincareBall"),
+    ("geodesic off sphere", lambda: P.geodesic(lambda z: z, torch.tensor([1.0, 0, 0], dtype=F64),
+                                               torch.tensor([0.0, 2, 0], dtype=F64), "sphere"),
+     "Sphere"),
+]
+
+
+@pytest.mark.parametrize("call,match", [c[1:] for c in PULLBACK_ERRORS],
+                         ids=[c[0] for c in PULLBACK_ERRORS])
+def test_pullback_refuses_points_off_the_manifold(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_pullback_on_the_manifold_still_works():
+    z = on_lorentz(4)
+    vol = P.volume_element(lambda x: torch.cat([x, x]), z, lorentz())
+    assert vol.shape == (4,) and torch.isfinite(vol).all() and (vol > 0).all()
+
+
+# ---- distributions -----------------------------------------------------------------------------
+def test_wrapped_normal_log_prob_refuses_points_outside_the_ball():
+    ball = R.make_manifold("poincare")
+    dist = WrappedNormal(torch.zeros(2, dtype=F64), 1.0, ball)
+    with pytest.raises(ValueError, match=r"z is not on the PoincareBall"):
+        dist.log_prob(torch.tensor([[0.1, 0.0], [2.0, 0.0]], dtype=F64))
+
+
+def test_wrapped_normal_log_prob_refuses_points_off_the_hyperboloid():
+    dist = WrappedNormal(R.manifold_origin(lorentz(), 2), 1.0, lorentz())
+    with pytest.raises(ValueError, match="Lorentz"):
+        dist.log_prob(torch.tensor([[1.0, 1.0, 1.0]], dtype=F64))
+
+
+def test_wrapped_normal_log_prob_on_the_manifold_and_unvalidated():
+    dist = WrappedNormal(R.manifold_origin(lorentz(), 2), 1.0, lorentz())
+    assert torch.isfinite(dist.log_prob(on_lorentz(3))).all()
+    raw = WrappedNormal(torch.zeros(2, dtype=F64), 1.0, R.make_manifold("poincare"), validate=False)
+    raw.log_prob(torch.tensor([[2.0, 0.0]], dtype=F64))  # validate=False: the VAE's fast path
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(mu=torch.tensor([2.0, 0.0], dtype=F64), scale=1.0), "inside the Poincaré ball"),
+    (dict(mu=torch.zeros(2, dtype=F64), scale=0.0), "scale must be finite and > 0"),
+])
+def test_wrapped_normal_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        WrappedNormal(kwargs["mu"], kwargs["scale"], R.make_manifold("poincare"))
