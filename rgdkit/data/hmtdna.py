@@ -3,12 +3,14 @@ the notebooks' loaders, and a simulated table as the offline fallback.
 
 The pipeline the RSRS and rCRS notebooks share:
 
-1. a table of samples with their variants (:func:`load_hmtdna_table`): a haplogrep3
-   ``--extend-report`` (:func:`load_haplogrep_report`), the paper's Hub tables
+1. a table of samples with their variants (:func:`load_hmtdna_table`): any text table with the
+   columns ``SampleID, Haplogroup, Quality, Input_Sample`` (:func:`load_variant_table`), such as
+   a haplogrep3 ``--extend-report`` (:func:`load_haplogrep_report`) or the GenBank table
+   (optional ``Country``, ``Region``; see ``data/README.md``), the paper's Hub tables
    (:func:`load_hub_table`), or, with no data at all, a table simulated from the tree
    (:func:`simulate_haplogroup_table`);
-2. :func:`filter_quality` and :func:`one_hot_variants` turn it into a binary sample x variant
-   matrix;
+2. :func:`filter_quality`, optionally :func:`sample_genomes` (a seeded subset, for a CPU), and
+   :func:`one_hot_variants` turn it into a binary sample x variant matrix;
 3. a PhyloTree (:func:`load_phylotrees`, :mod:`rgdkit.data.phylotree`) gives each haplogroup's
    variant profile, its lineage, and the colouring labels (:func:`first_letter_group`,
    :func:`region_of`, :func:`group_lineage_edges`); variant lists move between the two
@@ -19,6 +21,7 @@ from __future__ import annotations
 import pickle
 import re
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +29,8 @@ import pandas as pd
 import scipy.sparse
 
 from rgdkit.data.phylotree import (MT_GENOME_LENGTH, PhyloTree, check_reference,
-                                   load_phylotree, reexpress_table, reference_of, sort_variants)
+                                   load_phylotree, parse_variant, reexpress_table, reference_of,
+                                   sort_variants)
 from rgdkit.data.sources import (CorruptDataError, DataNotAvailableError, corrupt_file_fix,
                                   existing_file, fetch_data_file, is_known_content, known_file)
 from rgdkit.files.atomic import write_atomically
@@ -42,6 +46,13 @@ PHYLOTREE_ENVS = {"rsrs": "RGD_PHYLOTREE_RSRS", "rcrs": "RGD_PHYLOTREE_RCRS"}
 
 REPORT_COLUMNS = ["SampleID", "Range", "Haplogroup", "Rank", "Quality", "Not_Found_Polys",
                   "Found_Polys", "Remaining_Polys", "AAC_In_Remainings", "Input_Sample"]
+# What the pipeline needs from a table; every other column (the report's Range, Rank and *_Polys,
+# the GenBank table's Country and Region) is optional
+REQUIRED_COLUMNS = ["SampleID", "Haplogroup", "Quality", "Input_Sample"]
+GENBANK_COLUMNS = REQUIRED_COLUMNS + ["Country", "Region"]  # Country and Region may be empty
+VARIANT_TABLE_LAYOUTS = ("a haplogrep3 --extend-report, or a table with the columns "
+                         + ", ".join(REQUIRED_COLUMNS) + " and optional Country, Region "
+                         "(the GenBank table; tab separated, one row per genome)")
 GEO_COLUMNS = ["main_geo_loc", "sub_geo_loc", "latitude", "longitude", "distance_to_sudan"]
 HUB_COLUMNS = REPORT_COLUMNS + GEO_COLUMNS
 
@@ -58,22 +69,56 @@ def load_haplogrep_report(path) -> pd.DataFrame:
     path = existing_file(path, "a haplogrep3 extended report (haplogrep3 classify ... "
                                 "--extend-report; scripts/scrape_mtdna.py prints the command)")
     expected = "a haplogrep3 --extend-report table (tab separated, one row per sample)"
+    table = _read_text_table(path, expected)
+    _require_columns(table, REPORT_COLUMNS, path, expected)
+    return _typed_variant_table(table, path)
+
+
+def load_variant_table(path) -> pd.DataFrame:
+    """Read any hmtDNA variant table: a haplogrep3 extended report or the GenBank layout.
+
+    Tab separated (quoted or not, gz accepted), one row per genome, with at least the columns
+    :data:`REQUIRED_COLUMNS` (``SampleID, Haplogroup, Quality, Input_Sample``); the report's
+    ``Range``, ``Rank`` and ``*_Polys`` columns and the GenBank table's ``Country`` and
+    ``Region`` are kept when present and needed nowhere. Types as in
+    :func:`load_haplogrep_report`; missing text values are empty strings. A table with neither
+    layout raises ValueError naming the required columns.
+    """
+    path = existing_file(path, VARIANT_TABLE_LAYOUTS)
+    table = _read_text_table(path, VARIANT_TABLE_LAYOUTS)
+    _require_columns(table, REQUIRED_COLUMNS, path, VARIANT_TABLE_LAYOUTS)
+    return _typed_variant_table(table, path)
+
+
+def _read_text_table(path, expected: str) -> pd.DataFrame:
+    """A tab-separated table as strings (empty cells stay ""), or CorruptDataError."""
     try:
-        table = pd.read_csv(path, sep="\t", quotechar='"', dtype=str, keep_default_na=False,
-                            compression="infer")
+        return pd.read_csv(path, sep="\t", quotechar='"', dtype=str, keep_default_na=False,
+                           compression="infer")
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, EOFError,
             OSError) as err:  # OSError: a truncated or fake .gz
         raise CorruptDataError(f"{path} is empty or unreadable ({str(err).strip()[:200]}); "
                                f"expected {expected}. Rerun haplogrep3 classify --extend-report, "
                                "or pass another file") from err
-    _require_columns(table, REPORT_COLUMNS, path, expected)
+
+
+def _typed_variant_table(table: pd.DataFrame, path) -> pd.DataFrame:
+    """Variant lists, float Quality and (when present) int Rank; ValueError for no rows."""
     if table.empty:
         raise ValueError(f"{path} has a header but no samples; rerun haplogrep3 classify "
                          "--extend-report on a FASTA/VCF with samples, or pass another file")
     table["Input_Sample"] = table["Input_Sample"].map(_as_variant_list)
-    table["Quality"] = table["Quality"].astype(float)
-    table["Rank"] = table["Rank"].astype(int)
+    table["Quality"] = _numbers(table["Quality"], "Quality", path)
+    if "Rank" in table:
+        table["Rank"] = table["Rank"].astype(int)
     return table
+
+
+def _numbers(column: pd.Series, name: str, path) -> pd.Series:
+    try:
+        return column.astype(float)
+    except ValueError as err:
+        raise ValueError(f"{path}: column {name} must hold numbers ({err})") from err
 
 
 def load_hub_table(path, trusted: bool = False) -> pd.DataFrame:
@@ -139,6 +184,33 @@ def _as_variant_list(value) -> list[str]:
 def filter_quality(table: pd.DataFrame, min_quality: float = 0.9) -> pd.DataFrame:
     """Rows whose haplogrep ``Quality`` is at least ``min_quality``, index reset."""
     return table[table["Quality"] >= min_quality].reset_index(drop=True)
+
+
+# A CPU fits the paper profile's hmtDNA models on this many genomes in reasonable time (the paper
+# used ~60k on a GPU); the notebooks pass it to sample_genomes
+CPU_SAMPLE_SIZE = 8000
+
+
+def sample_genomes(table: pd.DataFrame, n: int | None, seed: int = 0) -> pd.DataFrame:
+    """A seeded random sample of ``n`` genomes (rows) of ``table``, drawn without replacement.
+
+    Call it after :func:`filter_quality`, so the sample is of the genomes the models would see.
+    The rows keep the table's order (a sample of a sorted table stays sorted), the index is
+    reset, and ``attrs["sample"]`` records ``n``, the table's size and the seed. The same
+    ``(table, n, seed)`` always gives the same rows. ``n`` of None, or at least the table's size,
+    returns the whole table (a copy). Used to run the paper profile on a CPU with
+    :data:`CPU_SAMPLE_SIZE` genomes.
+    """
+    if n is not None and n < 0:
+        raise ValueError(f"sample size must be >= 0, got {n}")
+    if n is None or n >= len(table):
+        return table.reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(table), size=n, replace=False))
+    sample = table.iloc[rows].reset_index(drop=True)
+    sample.attrs["sample"] = {"n": n, "of": len(table), "seed": seed}
+    print(f"data: a random sample of {n} of {len(table)} genomes (seed {seed})")
+    return sample
 
 
 def one_hot_variants(table: pd.DataFrame, min_frequency: float = 0.0005, sparse: bool = False):
@@ -353,20 +425,54 @@ def load_hmtdna_table(reference, trees, source="auto", source_reference=None,
         path = Path(source)
     table = _read_hmtdna_file(path, trust_pickle)
     from_reference = source_reference or reference
-    if from_reference != reference:
+    description = f"{path} ({len(table)} samples, variants relative to {from_reference.upper()}"
+    if from_reference == reference:
+        description += ")"
+    else:
         print(f"data: re-expressing variants from {from_reference.upper()} to {reference.upper()}")
         table = reexpress_table(table, from_reference, reference,
-                                       rsrs_tree=trees["rsrs"], rcrs_tree=trees["rcrs"])
-    description = (f"{path} ({len(table)} samples, variants relative to "
-                   f"{from_reference.upper()}" + (f", re-expressed to {reference.upper()})"
-                                                  if from_reference != reference else ")"))
+                                rsrs_tree=trees["rsrs"], rcrs_tree=trees["rcrs"])
+        failures = reexpression_failures(table["Input_Sample"])
+        table.attrs["not_reexpressed"] = failures
+        description += (f", re-expressed to {reference.upper()}; "
+                        f"{_describe_failures(failures)} could not be re-expressed)")
+        print(f"data: {_describe_failures(failures)} could not be re-expressed (kept as written "
+              f"or dropped; see hmtdna.reexpression_failures)")
     print(f"data: using {description}")
     return table, description
 
 
+def reexpression_failures(variant_lists) -> dict:
+    """How many variant calls, and how many distinct variants, re-expression cannot carry over.
+
+    :func:`rgdkit.data.phylotree.reexpress` keeps a call that names no definite allele
+    (``16311Y``, a bare ``8289``) as written, still relative to the old reference, and keeps one
+    allele per site, so a second call at a site already called is dropped. Both are counted
+    (on the lists before or after re-expression; an unparseable call is in both). Returns
+    ``{"calls": int, "variants": int, "examples": [up to 5 most frequent]}``. On the real GenBank
+    and 1000 Genomes tables both counts are 0.
+    """
+    failed = Counter()
+    for variants in variant_lists:
+        seen_sites = set()
+        for text in variants:
+            variant = parse_variant(text)
+            if variant is None or variant.site in seen_sites:
+                failed[text] += 1
+            else:
+                seen_sites.add(variant.site)
+    return {"calls": sum(failed.values()), "variants": len(failed),
+            "examples": [text for text, _ in failed.most_common(5)]}
+
+
+def _describe_failures(failures: dict) -> str:
+    text = f"{failures['calls']} variant calls ({failures['variants']} distinct variants)"
+    return text + (f", e.g. {', '.join(failures['examples'])}," if failures["examples"] else "")
+
+
 def _read_hmtdna_file(path, trust_pickle=False):
     if not path.name.endswith(PICKLE_SUFFIXES):
-        return load_haplogrep_report(path)
+        return load_variant_table(path)
     path = existing_file(path, "a hmtDNA table pickle")
     if is_known_content(path, HMTDNA_TABLES.values()):
         print(f"data: {path} matches a known sha256; unpickling it")
