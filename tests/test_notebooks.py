@@ -105,9 +105,17 @@ def test_shared_data_environment_names_present_files_only(tmp_path):
     report = tmp_path / "hmtdna" / "1kgp_rcrs_haplogrep.txt.gz"
     report.parent.mkdir()
     report.write_bytes(b"x")
+    small = {"RGD_HMTDNA_SMALL_SOURCE": str(report),
+             "RGD_HMTDNA_SMALL_SOURCE_REFERENCE": "rcrs", "RGD_HMTDNA_SMALL_MIN_QUALITY": "0.8"}
+    # without the GenBank table, the 1000 Genomes report is also the notebooks' source
     assert shared_data_environment(tmp_path) == {
         "RGD_HMTDNA_SOURCE": str(report), "RGD_HMTDNA_SOURCE_REFERENCE": "rcrs",
-        "RGD_MIN_QUALITY": "0.8"}
+        "RGD_MIN_QUALITY": "0.8", **small}
+    genbank = tmp_path / "hmtdna" / "genbank_rcrs_shared.tsv.gz"
+    genbank.write_bytes(b"x")
+    assert shared_data_environment(tmp_path) == {
+        "RGD_HMTDNA_SOURCE": str(genbank), "RGD_HMTDNA_SOURCE_REFERENCE": "rcrs",
+        "RGD_MIN_QUALITY": "0.9", **small}
 
 
 def test_a_failing_run_keeps_its_outputs_beside_the_output_and_raises(tmp_path):
