@@ -20,7 +20,7 @@ def hmtdna_spec(reference):
         "figures": [f"hmtdna_{reference}_haplogroups", f"hmtdna_{reference}_depth_region"],
         "tables": [f"hmtdna_{reference}_table3", f"hmtdna_{reference}_table3_vs_paper"],
         "paper_table": f"hmtdna_{reference}_table3",
-        "data_says": "1kgp_rcrs_haplogrep.txt.gz",
+        "data_says": "genbank_rcrs_shared.tsv.gz",
     }
 
 
