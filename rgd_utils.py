@@ -808,7 +808,9 @@ class RiemannianDecoder(LatentEstimator):
         Latents must lie on ``manifold_`` (:func:`check_on_manifold`); the decoder was only ever
         trained there."""
         self._check_fitted()
-        Z = check_on_manifold(Z, self.manifold_, "Z", shape=self.latent_shape_)
+        # models fitted before latent_shape_ existed had vector latents of the decoder's width
+        shape = getattr(self, "latent_shape_", (self.decoder_[0].in_features,))
+        Z = check_on_manifold(Z, self.manifold_, "Z", shape=shape)
         with torch.no_grad():
             out = self.decode(Z.to(self.device_))
             out = torch.sigmoid(out) if self.loss == "bce" else out

@@ -133,3 +133,16 @@ def test_each_manifold_fits_the_branching_data(name, branching_subsample):
     off = D[~np.eye(len(D), dtype=bool)]
     # the built-in sphere's arccos leaves ~4e-4 on the diagonal of float32 points (kept as is)
     assert np.isfinite(D).all() and (off > 0).all() and np.abs(np.diag(D)).max() < 1e-3
+    model.set_params(n_starts=2, test_epochs=2)  # test-time latents stay on the manifold too
+    Z_new = model.transform(branching_subsample[:3])
+    assert Z_new.shape == (3, *SHAPES[name]) and model.manifold_.check_point_on_manifold(
+        torch.as_tensor(Z_new))
+
+
+@pytest.mark.parametrize("name,dtype", [
+    ("ProductManifold", torch.float64), ("Stiefel", torch.float32), ("Scaled", torch.float32),
+    ("Stereographic", torch.float64), ("SymmetricPositiveDefinite", torch.float64),
+    ("UpperHalf", torch.complex128), ("BoundedDomain", torch.complex128),
+])
+def test_default_dtypes_of_the_new_manifolds(name, dtype):
+    assert R.default_dtype(R.make_manifold(name)) == dtype
