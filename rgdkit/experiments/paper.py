@@ -68,26 +68,29 @@ def _h2(sigma, published):
                     published)
 
 
-def _values(train, test):
-    """Published values from (mean, std) pairs per metric, in the order pearson, spearman, then
-    the table's two reconstruction metrics."""
+def _published(metrics, *pairs):
+    """Published values from (mean, std) pairs: the train split's metrics in the order of
+    ``metrics``, then the test split's."""
     out = {}
-    for split, values in (("train", train), ("test", test)):
-        for metric, (mean, std) in values.items():
-            out[f"{split}_{metric}"], out[f"{split}_{metric}_std"] = mean, std
+    for i, (mean, std) in enumerate(pairs):
+        key = f"{SPLITS[i // len(metrics)]}_{metrics[i % len(metrics)]}"
+        out[key], out[f"{key}_std"] = mean, std
     return out
 
 
-def _branching(p, s, mae, mse, tp, ts, tmae, tmse):
-    return _values(dict(pearson=p, spearman=s, mae=mae, mse=mse),
-                   dict(pearson=tp, spearman=ts, mae=tmae, mse=tmse))
+BRANCHING_METRICS = ("pearson", "spearman", "mae", "mse")
+HMTDNA_METRICS = ("pearson", "spearman", "bce", "f1")
+
+
+def _branching(*pairs):
+    return _published(BRANCHING_METRICS, *pairs)
 
 
 # Table 2: every column as the authors' notebook prints it (the Pearson columns are the paper's
 # Table 2); P-VAE: arXiv v1, Table 2 (Pearson and Spearman only)
 BRANCHING_TABLE2 = PaperTable(
     name="branching_table2", section="§4.1, Table 2", seeds=(0, 1, 2, 3, 4),
-    metrics=("pearson", "spearman", "mae", "mse"), training=BRANCHING_TRAINING,
+    metrics=BRANCHING_METRICS, training=BRANCHING_TRAINING,
     source="arXiv 2506.19133 Table 2; MAE/MSE/Spearman as printed by the authors' notebook "
            "(2) BranchingDiffusion, table tab:synth_metrics, 5 runs)",
     rows=(
@@ -113,7 +116,7 @@ BRANCHING_TABLE2 = PaperTable(
 
 CELLCYCLE_TABLE1 = PaperTable(
     name="cellcycle_table1", section="§4.2, Table 1", seeds=(0, 1, 2, 3, 4),
-    metrics=("pearson", "spearman", "mae", "mse"), training=CELLCYCLE_TRAINING,
+    metrics=BRANCHING_METRICS, training=CELLCYCLE_TRAINING,
     source="arXiv 2506.19133, Table 1 (DeepCycle fibroblasts; train / test Pearson only: the "
            "other columns are neither in our copy of the paper nor in the authors' notebooks)",
     rows=(
@@ -131,16 +134,15 @@ CELLCYCLE_TABLE1 = PaperTable(
 def _hmtdna_table(reference, published):
     return PaperTable(
         name=f"hmtdna_{reference}_table3", section="§4.3, Table 3", seeds=(0, 1, 2),
-        metrics=("pearson", "spearman", "bce", "f1"), training=HMTDNA_TRAINING,
+        metrics=HMTDNA_METRICS, training=HMTDNA_TRAINING,
         source=f"arXiv 2506.19133 Table 3 ({reference.upper()}), every column as printed by the "
                f"authors' hmtDNA-{reference.upper()} notebook (3 runs, ≈60k GenBank genomes)",
         rows=(_h2(0.1, published["H² σ=0.1"]), _h2(0.5, published["H² σ=0.5"]),
               PaperRow("R²", dict(manifold="euclidean", noise_std=0.0), published["R²"])))
 
 
-def _hmtdna(p, s, bce, f1, tp, ts, tbce, tf1):
-    return _values(dict(pearson=p, spearman=s, bce=bce, f1=f1),
-                   dict(pearson=tp, spearman=ts, bce=tbce, f1=tf1))
+def _hmtdna(*pairs):
+    return _published(HMTDNA_METRICS, *pairs)
 
 
 HMTDNA_TABLE3 = {
