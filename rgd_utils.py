@@ -32,8 +32,9 @@ GEOOPT_MANIFOLDS = (
     "PoincareBall", "PoincareBallExact", "SphereProjection", "SphereProjectionExact", "Scaled",
     "Lorentz", "SymmetricPositiveDefinite", "UpperHalf", "BoundedDomain")
 NOISE_MODES = ("metric", "inverse_metric")
-# the curvature parameter's name per manifold name, and its numerically safe range: beyond it
-# cosh/arcosh of float64 latents over- or underflow within a few epochs
+# the curvature parameter's meaning per manifold name, and the range accepted: curvature 1e-12 or
+# inf made fits end in a misleading "diverged" (cosh/arcosh over- or underflow); the bounds are a
+# conservative margin around the values used (1 to 5), not a measured limit
 CURVED = {"lorentz": "k", "poincare": "c", "poincareball": "c", "poincareballexact": "c",
           "stereographic": "-kappa", "stereographicexact": "-kappa", "sphereprojection": "k",
           "sphereprojectionexact": "k"}
@@ -83,7 +84,8 @@ def check_integer(value, name, minimum=1):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if not math.isfinite(value) or int(value) != value or value < minimum:
-        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer >= {minimum}")
         raise ValueError(f"{name} must be {kind}, got {value!r}")
     return int(value)
 
