@@ -559,7 +559,7 @@ def adam_ready(manifold):
     return manifold
 
 
-def _check_real(value, name, positive=False):
+def check_real(value, name, positive=False):
     """A finite real number (``positive``: > 0, else >= 0), or a TypeError/ValueError naming it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
@@ -976,9 +976,9 @@ class RiemannianDecoder(LatentEstimator):
         for name in ("patience", "min_epochs", "seed"):
             check_integer(getattr(self, name), name, minimum=0)
         for name in ("prior_std", "init_std"):
-            _check_real(getattr(self, name), name, positive=True)
+            check_real(getattr(self, name), name, positive=True)
         for name in ("noise_std", "weight_decay", "lr_latent", "lr_decoder", "lr_test"):  # 0 freezes
-            _check_real(getattr(self, name), name)
+            check_real(getattr(self, name), name)
         if self.noise not in NOISE_MODES:
             raise ValueError(f"unknown noise {self.noise!r}; choose one of {NOISE_MODES}")
         if self.loss not in ("mse", "bce"):

@@ -11,7 +11,7 @@ from scipy import sparse
 
 import rgd_utils as R
 import rgdkit.metrics as M
-from rgdkit.baselines.pvae import WrappedNormal
+from rgdkit.baselines.pvae import PoincareVAE, WrappedNormal
 from rgdkit.geometry import pullback as P
 
 F64 = torch.float64
@@ -247,3 +247,23 @@ def test_wrapped_normal_log_prob_on_the_manifold_and_unvalidated():
 def test_wrapped_normal_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         WrappedNormal(kwargs["mu"], kwargs["scale"], R.make_manifold("poincare"))
+
+
+# ---- the Poincaré VAE baseline ---------------------------------------------------------------
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(lr="0.1"), TypeError, "lr must be a real number"),
+    (dict(prior_std=np.inf), ValueError, "prior_std must be > 0 and finite"),
+    (dict(latent_dim=2.5), ValueError, "latent dimension must be a positive integer"),
+    (dict(epochs=2.5), ValueError, "epochs must be a positive integer"),
+    (dict(min_scale=np.nan), ValueError, "min_scale must be >= 0"),
+])
+def test_poincare_vae_refuses_bad_parameters(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        PoincareVAE(**{"epochs": 1, "verbose": False, **kwargs}).fit(X)
+
+
+def test_poincare_vae_takes_integral_floats():
+    model = PoincareVAE(latent_dim=2.0, epochs=2.0, hidden=(4,), verbose=False).fit(X)
+    assert model.latents_.shape == (20, 2)
+    with pytest.raises(ValueError, match="inside the Poincaré ball"):
+        model.inverse_transform(np.array([[0.0, 0.95]]))

@@ -326,7 +326,7 @@ class PoincareVAE(LatentEstimator):
         self.n_features_in_ = X.shape[1]
         X_val = None if X_val is None else self._as_data(X_val, "X_val", self.n_features_in_)
         self._generator = make_generator(self.seed, self.device_)
-        self.net_ = _Networks(self.n_features_in_, self.latent_dim, self.hidden,
+        self.net_ = _Networks(self.n_features_in_, int(self.latent_dim), self.hidden,
                               self.likelihood_std, self._generator).to(self.device_, R.DECODER_DTYPE)
         self.encoder_, self.decoder_ = self.net_.encoder, self.net_.decoder
         self._train(X, X_val)
@@ -366,14 +366,15 @@ class PoincareVAE(LatentEstimator):
     def _encode(self, x):
         """Posterior means (projected into the ball), scales, and the number of projections."""
         out = self.encoder_(x).to(self.dtype_)
-        h, raw = out[:, :self.latent_dim], out[:, self.latent_dim:]
+        d = int(self.latent_dim)  # integral floats (2.0) are accepted
+        h, raw = out[:, :d], out[:, d:]
         mu = self.manifold_.expmap0(h / LAMBDA_0, project=False)
         mu, hits = project_to_ball(mu, self.manifold_)
         scale = nn.functional.softplus(raw) + self.min_scale
         return mu, scale, hits
 
     def _prior(self):
-        origin = torch.zeros(self.latent_dim, dtype=self.dtype_, device=self.device_)
+        origin = torch.zeros(int(self.latent_dim), dtype=self.dtype_, device=self.device_)
         return WrappedNormal(origin, self.prior_std, self.manifold_, validate=False)
 
     def _log_joint_terms(self, x, n_samples, generator=None):
@@ -504,24 +505,19 @@ class PoincareVAE(LatentEstimator):
         return Z
 
     def _check_params(self):
+        """Every parameter up front, so bad values fail here rather than as a divergence."""
+        R.check_integer(self.latent_dim, "latent dimension")
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if int(self.patience) != self.patience or self.patience < 0:
-            raise ValueError(f"patience must be a non-negative integer, got {self.patience!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+            R.check_integer(getattr(self, name), name)
+        for name in ("patience", "kl_warmup", "seed"):
+            R.check_integer(getattr(self, name), name, minimum=0)
+        for name in ("lr", "prior_std"):
+            R.check_real(getattr(self, name), name, positive=True)
+        R.check_real(self.min_scale, "min_scale")
         if not (self.likelihood_std == "learned" or (
                 isinstance(self.likelihood_std, (int, float)) and self.likelihood_std > 0)):
             raise ValueError(f"likelihood_std must be a positive number or 'learned', "
                              f"got {self.likelihood_std!r}")
-        if not self.prior_std > 0:
-            raise ValueError(f"prior_std must be > 0, got {self.prior_std!r}")
-        if int(self.kl_warmup) != self.kl_warmup or self.kl_warmup < 0:
-            raise ValueError(f"kl_warmup must be a non-negative integer, got {self.kl_warmup!r}")
-        if not self.min_scale >= 0:
-            raise ValueError(f"min_scale must be >= 0, got {self.min_scale!r}")
         if self.curvature is None or not self.curvature > 0:
             raise ValueError(f"curvature parameter c must be positive (the ball has curvature -c), "
                              f"got {self.curvature!r}")
