@@ -1,4 +1,6 @@
-"""Shared fixtures: the real public data beside the project (../shared/data) and test settings."""
+"""Shared fixtures: the real public data beside the project (../shared/data), the scripts as
+modules, and test settings."""
+import importlib.util
 import os
 from pathlib import Path
 
@@ -16,3 +18,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real test data not found at {SHARED_DATA} (set RGD_SHARED_DATA)")
     return SHARED_DATA
+
+
+def load_script(name):
+    """``scripts/<name>.py`` imported as a module (the scripts are not part of the package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def scrape():
+    """scripts/scrape_mtdna.py as a module."""
+    return load_script("scrape_mtdna")

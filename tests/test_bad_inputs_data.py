@@ -2,7 +2,6 @@
 scrape script is answered with an error that names the problem and the fix, or the right result.
 """
 import gzip
-import importlib.util
 import json
 import os
 import pathlib
@@ -28,7 +27,6 @@ from rgdkit.files.atomic import EmptyWriteError, write_atomically
 from rgdkit.metrics.references import circular_distances, hamming_distances
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "scrape_mtdna.py"
 QUICKGO = "cellcycle/QuickGO-annotations-human.tsv"
 
 
@@ -465,14 +463,6 @@ def test_known_checksums_match_the_hub_manifest(shared_data):
 # --------------------------------------------------------------------------------------------
 # scripts/scrape_mtdna.py
 # --------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def scrape():
-    spec = importlib.util.spec_from_file_location("scrape_mtdna_bad_inputs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("arguments, error", [
     (["--batch-size", "0"], "--batch-size: 0 is out of range; use a number between 1 and"),
     (["--batch-size", "-5"], "--batch-size: -5 is out of range"),

@@ -1,20 +1,7 @@
 """scripts/scrape_mtdna.py offline: batch planning, FASTA handling, resuming, commands, CLI."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "scrape_mtdna.py"
-
-
-@pytest.fixture(scope="module")
-def scrape():
-    spec = importlib.util.spec_from_file_location("scrape_mtdna", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def fasta(records):
     return "".join(f">{rid} Homo sapiens mitochondrion\n{seq[:5]}\n{seq[5:]}\n"
