@@ -6,7 +6,10 @@ fit of ``--epochs`` epochs on ``--n`` samples (noise σ = 1, geometry-aware, aut
 then Pearson between latent geodesic distances and tree distances (Stiefel: chordal, as
 ``pairwise_distances``). Short fits: a ranking of what works, not the paper's numbers.
 
-    python benchmarks/bench_manifolds.py [--epochs 30] [--n 2000] [--time-epochs 3]
+    python benchmarks/bench_manifolds.py [--epochs 30] [--n 2000] [--time-epochs 3] [--names ...]
+
+Seconds per epoch depend on the machine's load: rerun a subset with ``--names`` to compare rows
+measured at different times.
 """
 from __future__ import annotations
 
@@ -46,12 +49,14 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--time-epochs", type=int, default=3)
     parser.add_argument("--data", default=DATA)
+    parser.add_argument("--names", nargs="+", default=R.GEOOPT_MANIFOLDS,
+                        help="a subset of rgd_utils.GEOOPT_MANIFOLDS")
     args = parser.parse_args(argv)
     X, labels, _ = load_branching(args.data)
     idx = np.random.default_rng(0).choice(len(X), args.n, replace=False)
     D_tree = M.tree_distances(labels[idx])
     print(f"{'manifold':<26}{'shape':<12}{'dtype':<12}{'s/epoch':>9}{'pearson':>9}")
-    for name in R.GEOOPT_MANIFOLDS:
+    for name in args.names:
         try:
             model, pearson = correlation(name, X[idx], D_tree, args.epochs)
             per_epoch = seconds_per_epoch(name, X, args.time_epochs)
