@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from rgdkit.experiments.tables import mean_std_text
 from rgdkit.files.results import results_dir, save_table
 
 SPLITS = ("train", "test")
@@ -224,8 +225,7 @@ def readable(frame):
     """``mean ± std`` text per metric column, for reading in a notebook."""
     out = frame[["model", "in_paper", "n_seeds"]].copy()
     for column in [c[:-5] for c in frame.columns if c.endswith("_mean")]:
-        out[column] = [f"{m:.2f} ± {s:.2f}" if np.isfinite(m) else "—"
-                       for m, s in zip(frame[f"{column}_mean"], frame[f"{column}_std"])]
+        out[column] = mean_std_text(frame[f"{column}_mean"], frame[f"{column}_std"])
     return out.set_index("model")
 
 

@@ -1,4 +1,4 @@
-"""Tables over seeds: mean ± std per model, and our numbers beside the paper's."""
+"""Tables over seeds: mean ± std per model (the paper's tables: ``rgdkit.experiments.paper``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,6 +10,11 @@ from rgdkit.files.results import save_table
 METRICS = ("train_pearson", "train_spearman", "test_pearson", "test_spearman", "test_mae", "test_mse")
 
 
+def mean_std_text(means, stds):
+    """``mean ± std`` with two decimals per entry; a dash where the mean is missing."""
+    return [f"{a:.2f} ± {b:.2f}" if np.isfinite(a) else "—" for a, b in zip(means, stds)]
+
+
 def summarise(records, by="model", metrics=METRICS):
     """Mean and std over seeds per model, with ``mean ± std`` text columns for reading."""
     df = pd.DataFrame(records)
@@ -19,22 +24,10 @@ def summarise(records, by="model", metrics=METRICS):
     table = pd.DataFrame(index=mean.index)
     for m in metrics:
         # a metric a model has no value for (UMAP has no decoder, so no MSE) reads as a dash
-        table[m] = [f"{a:.2f} ± {b:.2f}" if np.isfinite(a) else "—" for a, b in zip(mean[m], std[m])]
+        table[m] = mean_std_text(mean[m], std[m])
     table["n_seeds"] = df.groupby(by, sort=False).size()
     numeric = mean.add_suffix("_mean").join(std.add_suffix("_std"))
     return table, numeric
-
-
-def beside_paper(numeric, paper, metrics=("train_pearson", "test_pearson")):
-    """Our means next to the paper's reported values (rows of ``paper``: model -> {metric: value})."""
-    rows = []
-    for model, reported in paper.items():
-        row = {"model": model}
-        for m in metrics:
-            ours = numeric[f"{m}_mean"].get(model, np.nan) if f"{m}_mean" in numeric else np.nan
-            row[f"{m} (ours)"], row[f"{m} (paper)"] = round(float(ours), 3), reported.get(m, np.nan)
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("model")
 
 
 def save_summary(records, name, metrics=METRICS, folder=None):
@@ -44,10 +37,3 @@ def save_summary(records, name, metrics=METRICS, folder=None):
     save_table(table, name, folder)
     save_table(numeric, f"{name}_numeric", folder)
     return table, numeric
-
-
-def save_beside_paper(numeric, paper, name, metrics=("train_pearson", "test_pearson"), folder=None):
-    """:func:`beside_paper`, saved as ``<name>_vs_paper.csv``; returns the table."""
-    comparison = beside_paper(numeric, paper, metrics)
-    save_table(comparison, f"{name}_vs_paper", folder)
-    return comparison

@@ -23,10 +23,10 @@ from pathlib import Path
 import nbformat
 import papermill
 
+from rgdkit.experiments.profiles import PROFILES
 from rgdkit.files.atomic import write_atomically
 
 ROOT = Path(__file__).resolve().parents[2]
-PROFILES = ("fast", "paper")
 # papermill logs every parameters-cell line it cannot parse as a simple assignment; we pass values
 logging.getLogger("papermill.translators").setLevel(logging.ERROR)
 DEFAULT_OUTPUT_DIR = ROOT / "results" / "executed"
