@@ -446,7 +446,7 @@ def _all_true(points):
 # --------------------------------------------------------------------------------------------
 # Geometry-aware noise
 # --------------------------------------------------------------------------------------------
-def geometric_noise(z, manifold, std, mode="inverse_metric", generator=None):
+def geometric_noise(z, manifold, std, mode="inverse_metric", generator=None, normal=None):
     """Tangent noise at ``z`` whose covariance follows the metric G(z).
 
     ``mode="metric"`` samples eps ~ N(0, std^2 G^-1(z)), the paper's formula: a standard normal in
@@ -459,6 +459,10 @@ def geometric_noise(z, manifold, std, mode="inverse_metric", generator=None):
     On the Lorentz model its covariance in an orthonormal frame E is std^2 E^T E (Euclidean Gram of
     the frame), which grows like cosh(2r) with the distance r from the origin. On the sphere,
     torus and Euclidean space both modes coincide.
+
+    ``normal`` (optional, shaped like ``z``) is the standard normal draw to use instead of one
+    from ``generator``; ``std`` may be a tensor that broadcasts against ``z`` (one σ per model
+    when models are trained together).
     """
     if mode not in NOISE_MODES:
         raise ValueError(f"unknown noise mode {mode!r}; choose one of {NOISE_MODES}")
@@ -468,7 +472,11 @@ def geometric_noise(z, manifold, std, mode="inverse_metric", generator=None):
         parts = [geometric_noise(manifold.take_submanifold_value(z, i), m, std, mode, generator)
                  for i, m in enumerate(manifold.manifolds)]
         return torch.cat([p.reshape(*z.shape[:-1], -1) for p in parts], -1)
-    n = torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator)
+    if normal is not None and _draws_per_factor(manifold, mode):
+        raise ValueError(f"noise={mode!r} on {type(manifold).__name__} draws per factor; pass a "
+                         "generator instead of a normal draw")
+    n = torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator) \
+        if normal is None else normal
     if mode == "inverse_metric":
         return std * manifold.egrad2rgrad(z, n)
     if isinstance(manifold, geoopt.Lorentz):
@@ -480,6 +488,12 @@ def geometric_noise(z, manifold, std, mode="inverse_metric", generator=None):
             f"noise='metric' needs an orthonormal frame of the tangent space, which is not "
             f"available for {type(manifold).__name__}; use noise='inverse_metric'")
     return std * manifold.proju(z, n)
+
+
+def _draws_per_factor(manifold, mode):
+    """Whether :func:`geometric_noise` draws factor by factor (not one normal shaped like z)."""
+    return mode == "metric" and (isinstance(manifold, geoopt.Scaled) or (
+        isinstance(manifold, geoopt.ProductManifold) and not is_torus(manifold)))
 
 
 def _has_induced_metric(manifold):
@@ -498,7 +512,7 @@ def lorentz_transport_from_origin(y, v, k):
     return torch.cat([head, v + coef * y[..., 1:]], dim=-1)
 
 
-def perturb(z, manifold, std, mode="inverse_metric", generator=None):
+def perturb(z, manifold, std, mode="inverse_metric", generator=None, normal=None):
     """exp_z(eps) with eps from :func:`geometric_noise`, drawn without gradient.
 
     On the sphere, torus and Lorentz model exp_z(eps) = a z + b for fixed eps, with a = cos or
@@ -507,7 +521,7 @@ def perturb(z, manifold, std, mode="inverse_metric", generator=None):
     Other manifolds go through ``manifold.expmap``, or the retraction where there is none.
     """
     with torch.no_grad():
-        eps = geometric_noise(z, manifold, std, mode, generator)
+        eps = geometric_noise(z, manifold, std, mode, generator, normal)
         scale = _expmap_linear_factor(manifold, eps)
         if scale is not None:
             offset = manifold.expmap(z, eps) - scale * z
@@ -757,6 +771,13 @@ class RiemannianDecoder(LatentEstimator):
     def fit(self, X, y=None, *, X_val=None):
         """Fit decoder and latents to ``X`` (N x D); ``X_val`` drives early stopping. ``y`` is
         ignored (scikit-learn convention)."""
+        X, z, X_val, z_val = self._prepare_fit(X, X_val)
+        self._train(X, z, X_val, z_val)
+        return self
+
+    def _prepare_fit(self, X, X_val):
+        """Check everything and draw the initial decoder and latents (own generator); returns
+        the data and latents as tensors ``(X, z, X_val, z_val)``."""
         self._check_params()
         dim = int(self.latent_dim)
         manifold = make_manifold(self.manifold, dim, self.curvature)
@@ -776,8 +797,7 @@ class RiemannianDecoder(LatentEstimator):
                                      ).to(self.device_, DECODER_DTYPE)
         z = self._init_latents(len(X))
         z_val = None if X_val is None else self._init_latents(len(X_val))
-        self._train(X, z, X_val, z_val)
-        return self
+        return X, z, X_val, z_val
 
     def transform(self, X):
         """Test-time latents: multi-start from the best-matching training latents, then Riemannian
@@ -847,6 +867,9 @@ class RiemannianDecoder(LatentEstimator):
                              patience=self.patience, description=f"RGD {self._describe()}")
         finally:
             del self._data, self._opt_latent, self._opt_decoder, self._schedulers
+        self._keep_latents(z, z_val)
+
+    def _keep_latents(self, z, z_val):
         if not torch.isfinite(z).all():
             raise FloatingPointError(f"RGD latents are not finite after training. Hint: "
                                      f"{self._divergence_hint()}")
@@ -992,3 +1015,16 @@ class RiemannianDecoder(LatentEstimator):
     def _describe(self):
         name = self.manifold if isinstance(self.manifold, str) else type(self.manifold).__name__
         return f"{name} σ={self.noise_std:g}"
+
+
+def fit_together(estimators, X, X_val=None):
+    """Fit many :class:`RiemannianDecoder` s (seeds, σ values, learning rates) in one batched run;
+    each is afterwards fitted as if alone. See :mod:`rgdkit.training.together`."""
+    from rgdkit.training import together  # imports this module: loaded on first use
+    return together.fit_together(estimators, X, X_val)
+
+
+def transform_together(estimators, X):
+    """Test-time latents of ``X`` for many fitted members at once (one array per member)."""
+    from rgdkit.training import together
+    return together.transform_together(estimators, X)

@@ -421,6 +421,7 @@ class PoincareVAE(LatentEstimator):
                              description=self._describe())
         finally:
             del self._opt, self._data
+            self.failures_["nan_epochs"] += getattr(self, "diverged_at_", None) is not None
 
     def _run_epoch(self, epoch):
         X, X_val = self._data
@@ -462,10 +463,6 @@ class PoincareVAE(LatentEstimator):
     def _batch_loss(log_lik, log_ratio, beta=1.0):
         """Negative ELBO averaged over the batch (one draw per datum); beta < 1 during warm-up."""
         return (beta * log_ratio - log_lik).mean()
-
-    def _diverged(self, epoch, best, best_epoch):
-        self.failures_["nan_epochs"] += 1
-        super()._diverged(epoch, best, best_epoch)
 
     def _divergence_hint(self):
         return (f"lower lr ({self.lr}), raise min_scale ({self.min_scale}) or standardise the "

@@ -93,59 +93,27 @@ class LatentEstimator(TransformerMixin, BaseEstimator):
 
     def _run_epochs(self, epochs, *, has_validation, track_from=0, stop_from=0, patience=None,
                     keep_initial=False, description=""):
-        """The epoch loop. The best state (lowest validation loss, else training loss) is kept
-        from epoch ``track_from`` on (before it, the best early state is a fallback); with
-        validation data, training stops ``patience`` epochs after the best epoch, counted from
-        ``stop_from``. A non-finite loss stops training with a :class:`TrainingDiverged` warning
-        and the best state (or, with ``keep_initial``, the initial one) is restored; with no
-        state to keep, FloatingPointError. Sets ``history_``, ``best_epoch_``, ``diverged_at_``.
-        """
-        self.history_ = {"epoch": [], "train_loss": [], "val_loss": []}
-        self.diverged_at_ = None
-        best = self._get_state() if keep_initial else None
-        best_loss, best_epoch = math.inf, -1
+        """The epoch loop: each epoch is scored by an :class:`EpochTracker` (best state, early
+        stopping, divergence), then ``_after_epoch`` runs. Sets ``history_``, ``best_epoch_``,
+        ``diverged_at_``."""
+        tracker = EpochTracker(self, self._get_state, self._set_state,
+                               has_validation=has_validation, track_from=track_from,
+                               stop_from=stop_from, patience=patience, keep_initial=keep_initial)
         bar = tqdm(range(epochs), desc=description, **progress_options(self.verbose))
         for epoch in bar:
             train_loss, val_loss, extras = self._run_epoch(epoch)
-            self._record(epoch, train_loss, val_loss, extras)
-            monitored = train_loss if val_loss is None else val_loss
-            if not (math.isfinite(train_loss) and math.isfinite(monitored)):
-                self._diverged(epoch, best, best_epoch)
+            if not tracker.score(epoch, train_loss, val_loss, extras):
                 break
-            settled = epoch >= track_from
-            if monitored < best_loss or (settled and best_epoch < track_from):
-                best, best_loss, best_epoch = self._get_state(), monitored, epoch
             self._after_epoch(epoch)
             if epoch % 10 == 0 or epoch == epochs - 1:
                 # refresh=False: tqdm's own rate limit decides when to redraw
                 bar.set_postfix(train=f"{train_loss:.4f}",
                                 val=f"{math.nan if val_loss is None else val_loss:.4f}",
                                 refresh=False)
-            if (has_validation and patience is not None and epoch >= stop_from
-                    and epoch - best_epoch > patience):
+            if tracker.should_stop(epoch):
                 break
         bar.close()
-        if best is not None:
-            self._set_state(best)
-        self.best_epoch_ = best_epoch
-
-    def _record(self, epoch, train_loss, val_loss, extras):
-        self.history_["epoch"].append(epoch)
-        self.history_["train_loss"].append(train_loss)
-        self.history_["val_loss"].append(math.nan if val_loss is None else val_loss)
-        for key, value in extras.items():
-            self.history_.setdefault(key, []).append(value)
-
-    def _diverged(self, epoch, best, best_epoch):
-        self.diverged_at_ = epoch
-        name = self._estimator_name
-        if best is None:
-            raise FloatingPointError(f"{name} training diverged at epoch {epoch} before any finite "
-                                     f"loss. Hint: {self._divergence_hint()}")
-        kept = f"epoch {best_epoch}" if best_epoch >= 0 else "the initial networks"
-        warnings.warn(f"{name} training diverged at epoch {epoch} (non-finite loss); stopped and "
-                      f"kept the best state ({kept}). Hint: {self._divergence_hint()}",
-                      TrainingDiverged, stacklevel=4)
+        tracker.finish()
 
     # ---- what a subclass provides -----------------------------------------------------------
     def _run_epoch(self, epoch):
@@ -162,3 +130,71 @@ class LatentEstimator(TransformerMixin, BaseEstimator):
 
     def _divergence_hint(self):
         raise NotImplementedError
+
+
+class EpochTracker:
+    """Per-epoch bookkeeping of one fit: history, best state, early stopping, divergence.
+
+    The best state (lowest validation loss, else training loss) is kept from epoch
+    ``track_from`` on (before it, the best early state is a fallback); with validation data,
+    training stops ``patience`` epochs after the best epoch, counted from ``stop_from``. A
+    non-finite loss ends training with a :class:`TrainingDiverged` warning and the best state (or,
+    with ``keep_initial``, the initial one) is restored; with no state to keep,
+    FloatingPointError. ``get_state``/``set_state`` copy and restore everything trained, so one
+    tracker serves a model trained alone or as a member of a batch of models.
+    """
+
+    def __init__(self, estimator, get_state, set_state, *, has_validation, track_from=0,
+                 stop_from=0, patience=None, keep_initial=False):
+        self.estimator, self._get_state, self._set_state = estimator, get_state, set_state
+        self.has_validation, self.track_from = has_validation, track_from
+        self.stop_from, self.patience = stop_from, patience
+        estimator.history_ = {"epoch": [], "train_loss": [], "val_loss": []}
+        estimator.diverged_at_ = None
+        self.best = get_state() if keep_initial else None
+        self.best_loss, self.best_epoch = math.inf, -1
+
+    def score(self, epoch, train_loss, val_loss, extras=None):
+        """Record the epoch and keep the state if it is the best; False when the loss is not
+        finite (the caller stops; the best state is restored and the warning given)."""
+        self._record(epoch, train_loss, val_loss, extras or {})
+        monitored = train_loss if val_loss is None else val_loss
+        if not (math.isfinite(train_loss) and math.isfinite(monitored)):
+            self._diverged(epoch)
+            return False
+        settled = epoch >= self.track_from
+        if monitored < self.best_loss or (settled and self.best_epoch < self.track_from):
+            self.best, self.best_loss, self.best_epoch = self._get_state(), monitored, epoch
+        return True
+
+    def should_stop(self, epoch):
+        """Whether ``patience`` epochs have passed since the best one (validation data only)."""
+        return (self.has_validation and self.patience is not None and epoch >= self.stop_from
+                and epoch - self.best_epoch > self.patience)
+
+    def finish(self):
+        """Restore the best state; sets ``best_epoch_``."""
+        if self.best is not None:
+            self._set_state(self.best)
+        self.estimator.best_epoch_ = self.best_epoch
+        self.best = None
+
+    def _record(self, epoch, train_loss, val_loss, extras):
+        history = self.estimator.history_
+        history["epoch"].append(epoch)
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(math.nan if val_loss is None else val_loss)
+        for key, value in extras.items():
+            history.setdefault(key, []).append(value)
+
+    def _diverged(self, epoch):
+        estimator = self.estimator
+        estimator.diverged_at_ = epoch
+        name = estimator._estimator_name
+        if self.best is None:
+            raise FloatingPointError(f"{name} training diverged at epoch {epoch} before any finite "
+                                     f"loss. Hint: {estimator._divergence_hint()}")
+        kept = f"epoch {self.best_epoch}" if self.best_epoch >= 0 else "the initial networks"
+        warnings.warn(f"{name} training diverged at epoch {epoch} (non-finite loss); stopped and "
+                      f"kept the best state ({kept}). Hint: {estimator._divergence_hint()}",
+                      TrainingDiverged, stacklevel=5)
