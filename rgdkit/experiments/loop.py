@@ -64,24 +64,55 @@ def fit_pvae(X, split, reference, seed, max_points=3000, scored=None, **params):
     return (record, *fitted)
 
 
-def fit_models(models, X, split, reference, seeds, fit=fit_rgd, **common):
+def fit_models(models, X, split, reference, seeds, fit=fit_rgd, together=True, **common):
     """Fit every model of ``models`` (name -> parameters) for every seed with ``fit``.
 
     ``common`` goes to every fit (training settings, ``max_points``, ``scored``); a model's own
-    parameters win. Prints one summary line per model. Returns ``(records, fitted)``: one record
-    per fit, labelled with its ``model`` name, and each model's ``(model, Z_train, Z_test)`` of
-    the first seed, for figures.
+    parameters win. RGD fits (``fit=fit_rgd``) that share the manifold, decoder and batch size
+    are trained together (:func:`rgdkit.training.together.fit_together`), each one as it would
+    be alone; ``together=False`` fits them one by one. Prints one summary line per model. Returns
+    ``(records, fitted)``: one record per fit, labelled with its ``model`` name, and each model's
+    ``(model, Z_train, Z_test)`` of the first seed, for figures.
     """
+    if fit is fit_rgd and together:
+        runs = _fit_rgd_together(models, X, split, reference, seeds, **common)
+    else:
+        runs = {name: [fit(X, split, reference, seed, **{**common, **params}) for seed in seeds]
+                for name, params in models.items()}
     records, fitted = [], {}
-    for name, params in models.items():
-        runs = []
-        for seed in seeds:
-            record, model, Z_train, Z_test = fit(X, split, reference, seed, **{**common, **params})
-            runs.append({"model": name, **record})
-            fitted.setdefault(name, (model, Z_train, Z_test))
-        records += runs
-        print(summary_line(name, runs))
+    for name, results in runs.items():
+        model_records = [{"model": name, **record} for record, *_ in results]
+        records += model_records
+        fitted[name] = tuple(results[0][1:])
+        print(summary_line(name, model_records))
     return records, fitted
+
+
+def _fit_rgd_together(models, X, split, reference, seeds, max_points=3000, scored=None,
+                      **common):
+    """:func:`fit_rgd` for every model and seed, members that can share a batched run in one:
+    ``{name: [(record, model, Z_train, Z_test) per seed]}``."""
+    from rgdkit.training import together
+
+    train, val, test = split
+    jobs = [(name, seed, R.RiemannianDecoder(seed=seed, **{**common, **params}))
+            for name, params in models.items() for seed in seeds]
+    groups = {}
+    for job in jobs:
+        key = together.group_key(job[2], together.SHARED + together.SHARED_AT_TEST)
+        groups.setdefault(key, []).append(job[2])
+    latents = {}
+    for members in groups.values():
+        together.fit_together(members, X[train], X[val])
+        for model, Z_test in zip(members, together.transform_together(members, X[test])):
+            latents[id(model)] = (model.latents_, Z_test)
+    results = {name: [] for name in models}
+    for name, seed, model in jobs:
+        Z_train, Z_test = latents[id(model)]
+        record = _score(model, X, split, reference, Z_train, Z_test, max_points, scored)
+        record.update(seed=seed, fit_seconds=model.fit_seconds_)
+        results[name].append((record, model, Z_train, Z_test))
+    return results
 
 
 def summary_line(name, runs):
@@ -114,15 +145,24 @@ def _fit_and_score(model, X, split, reference, seed, max_points, scored=None):
     Z_train = model.fit_transform(X[train], X_val=X[val])
     fit_seconds = time.perf_counter() - start
     Z_test = model.transform(X[test])
+    record = _score(model, X, split, reference, Z_train, Z_test, max_points, scored)
+    record.update(seed=seed, fit_seconds=fit_seconds)
+    return record, model, Z_train, Z_test
+
+
+def _score(model, X, split, reference, Z_train, Z_test, max_points, scored=None):
+    """Distance correlations (on the ``scored`` samples), reconstruction errors, epochs and
+    divergence of one fitted model."""
+    train, _, test = split
     keep_train, keep_test = ((np.ones(len(train), bool), np.ones(len(test), bool)) if scored is None
                              else (np.asarray(scored)[train], np.asarray(scored)[test]))
     record = embedding_scores(Z_train[keep_train], Z_test[keep_test], model.manifold_, reference,
                               train[keep_train], test[keep_test], max_points)
     for name, idx, Z in (("train", train, Z_train), ("test", test, Z_test)):
         record.update({f"{name}_{k}": v for k, v in _reconstruction(model, X[idx], Z).items()})
-    record.update(seed=seed, epochs_run=len(model.history_["epoch"]), fit_seconds=fit_seconds,
+    record.update(epochs_run=len(model.history_["epoch"]),
                   diverged_at=getattr(model, "diverged_at_", None))
-    return record, model, Z_train, Z_test
+    return record
 
 
 def _reconstruction(model, X, Z):
