@@ -73,7 +73,8 @@ def fit_together(estimators, X, X_val=None):
     start = time.perf_counter()
     prepared = [est._prepare_fit(X, X_val) for est in estimators]
     X_t, X_val_t = prepared[0][0], prepared[0][2]
-    run = _BatchedRun(estimators, [p[1] for p in prepared], [p[3] for p in prepared], X_t, X_val_t)
+    run = _BatchedRun(estimators, [p[1] for p in prepared], [p[3] for p in prepared], X_t,
+                      X_val_t)
     run.train()
     seconds = time.perf_counter() - start
     for est in estimators:
@@ -228,39 +229,75 @@ class _LossFunction:
         return rec
 
 
-class _Member:
-    """One estimator inside the batched run: its latents, optimiser, schedulers and tracker."""
+class StackedRiemannianAdam:
+    """geoopt's RiemannianAdam (no weight decay, no AMSGrad) on stacked latents (M, n, *shape),
+    with one learning rate and pair of betas per member: the same update, one call for all."""
 
-    def __init__(self, est, z, z_val, run):
-        self.est, self.z, self.z_val, self.run = est, z, z_val, run
-        groups = [{"params": [z]}] + ([] if z_val is None else [{"params": [z_val]}])
-        self.opt = geoopt.optim.RiemannianAdam(groups, lr=est.lr_latent, betas=est.betas_latent)
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
-            self.opt, est.restart_period)
-        has_val = z_val is not None
+    def __init__(self, manifold, points, betas, eps=1e-8):
+        self.manifold, self.points, self.eps, self.steps = manifold, points, eps, 0
+        shape = (-1,) + (1,) * (points[0].dim() - 1)
+        beta = torch.tensor(betas, dtype=points[0].dtype, device=points[0].device)
+        self.beta1, self.beta2 = beta[:, 0].view(shape), beta[:, 1].view(shape)
+        self.exp_avg = [torch.zeros_like(p) for p in points]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in points]
+
+    @torch.no_grad()
+    def step(self, lr):
+        """One step with learning rates ``lr`` (one per member)."""
+        self.steps += 1
+        lr = lr.to(self.beta1.dtype).view(self.beta1.shape)
+        correction1, correction2 = 1 - self.beta1 ** self.steps, 1 - self.beta2 ** self.steps
+        for point, exp_avg, exp_avg_sq in zip(self.points, self.exp_avg, self.exp_avg_sq):
+            grad = self.manifold.egrad2rgrad(point, point.grad)
+            exp_avg.mul_(self.beta1).add_((1 - self.beta1) * grad)
+            exp_avg_sq.mul_(self.beta2).add_(
+                (1 - self.beta2) * self.manifold.component_inner(point, grad))
+            direction = exp_avg.div(correction1) / exp_avg_sq.div(correction2).sqrt_().add_(self.eps)
+            new_point, new_avg = self.manifold.retr_transp(point, -lr * direction, exp_avg)
+            point.copy_(new_point)
+            exp_avg.copy_(new_avg)
+
+    def keep(self, rows, points):
+        """Only the members at ``rows`` stay; ``points`` are the kept latents."""
+        self.points = points
+        self.beta1, self.beta2 = self.beta1[rows], self.beta2[rows]
+        self.exp_avg = [m[rows] for m in self.exp_avg]
+        self.exp_avg_sq = [v[rows] for v in self.exp_avg_sq]
+
+
+def cosine_restarts(base, period, epoch):
+    """The learning rate of ``epoch`` under CosineAnnealingWarmRestarts(period), as a fit alone
+    steps it once per epoch."""
+    period = int(period)
+    return base * (1 + math.cos(math.pi * (epoch % period) / period)) / 2
+
+
+class _Member:
+    """One estimator inside the batched run: its row in the stacks and its tracker."""
+
+    def __init__(self, est, run):
+        self.est, self.run, self.error, self.final = est, run, None, None
+        has_val = run.z_val is not None
         self.tracker = EpochTracker(
             est, self.get_state, self.set_state, has_validation=has_val,
             track_from=est.min_epochs if est.epochs > est.min_epochs and has_val else 0,
             stop_from=est.min_epochs, patience=est.patience)
-        self.error = None
 
-    def decoder_lr(self, epoch):
-        """The decoder's learning rate in ``epoch``: CosineAnnealingWarmRestarts, as alone."""
-        period = int(self.est.restart_period)
-        return self.est.lr_decoder * (1 + math.cos(math.pi * (epoch % period) / period)) / 2
+    def rates(self, epoch):
+        """This epoch's learning rates of decoder and latents."""
+        est = self.est
+        return (cosine_restarts(est.lr_decoder, est.restart_period, epoch),
+                cosine_restarts(est.lr_latent, est.restart_period, epoch))
 
     def get_state(self):
-        row = self.run.row_of(self)
-        return (self.run.decoder.row(row), self.z.detach().clone(),
-                None if self.z_val is None else self.z_val.detach().clone())
+        row, run = self.run.row_of(self), self.run
+        return (run.decoder.row(row), run.z[row].detach().clone(),
+                None if run.z_val is None else run.z_val[row].detach().clone())
 
     def set_state(self, state):
         row, z, z_val = state
         self.run.decoder.write(row, self.est.decoder_)
-        with torch.no_grad():
-            self.z.copy_(z)
-            if self.z_val is not None:
-                self.z_val.copy_(z_val)
+        self.final = (z, z_val)
 
     def score(self, epoch, train_loss, val_loss):
         """False when this member is done after this epoch's scoring (diverged)."""
@@ -272,9 +309,12 @@ class _Member:
 
     def finish(self):
         """Leave the stack: the best state goes into the estimator, which is then fitted."""
-        if self.error is None:
-            self.tracker.finish()
-            self.est._keep_latents(self.z, self.z_val)
+        if self.error is not None:
+            return
+        if self.tracker.best is None:  # no state was kept (no epoch ran): the current one
+            self.set_state(self.get_state())
+        self.tracker.finish()
+        self.est._keep_latents(*self.final)
 
 
 class _BatchedRun:
@@ -283,13 +323,30 @@ class _BatchedRun:
     def __init__(self, estimators, latents, val_latents, X, X_val):
         first = estimators[0]
         self.X, self.X_val, self.first = X, X_val, first
+        self.manifold = first.manifold_
         self.decoder = StackedDecoder([est.decoder_ for est in estimators])
         self.adam = StackedAdamW(self.decoder, [est.weight_decay for est in estimators],
                                  first.betas_decoder)
-        self.members = [_Member(est, z, zv, self) for est, z, zv in zip(estimators, latents,
-                                                                        val_latents)]
+        self.z = self._parameter(torch.stack([z.detach() for z in latents]))
+        self.z_val = None if X_val is None else self._parameter(
+            torch.stack([z.detach() for z in val_latents]))
+        self.latent_adam = StackedRiemannianAdam(self.manifold, self._points(),
+                                                 [est.betas_latent for est in estimators])
+        self.members = [_Member(est, self) for est in estimators]
         self.loss_of = _LossFunction(estimators)
-        self.noise_per_factor = R._draws_per_factor(first.manifold_, first.noise)
+        self.noise_per_factor = R._draws_per_factor(self.manifold, first.noise)
+
+    def _parameter(self, points, rows=None):
+        """Latents as a parameter; with ``rows``, the kept members of ``points`` (a parameter),
+        with their gradients."""
+        if rows is None:
+            return geoopt.ManifoldParameter(points, manifold=self.manifold)
+        kept = geoopt.ManifoldParameter(points.detach()[rows], manifold=self.manifold)
+        kept.grad = None if points.grad is None else points.grad[rows]
+        return kept
+
+    def _points(self):
+        return [self.z] + ([] if self.z_val is None else [self.z_val])
 
     def row_of(self, member):
         return self.members.index(member)
@@ -300,24 +357,24 @@ class _BatchedRun:
                    **progress_options(self.first.verbose))
         failed = []
         for epoch in bar:
-            train_losses = self._train_epoch(epoch)
-            val_losses = self._validation_step() if self.X_val is not None else [None] * len(
-                self.members)
-            done = []
-            for member, train_loss, val_loss in zip(self.members, train_losses, val_losses):
-                if not member.score(epoch, train_loss, val_loss):
-                    done.append(member)
-                    continue
-                member.opt.step()
-                member.scheduler.step()
-                if member.tracker.should_stop(epoch) or epoch >= int(member.est.epochs) - 1:
-                    done.append(member)
+            rates = torch.tensor([m.rates(epoch) for m in self.members], device=self.X.device)
+            train_losses = self._train_epoch(rates[:, 0])
+            val_losses = (self._validation_step() if self.z_val is not None
+                          else [None] * len(self.members))
+            done = [m for m, train_loss, val_loss in zip(self.members, train_losses, val_losses)
+                    if not m.score(epoch, train_loss, val_loss)]
             failed += [m for m in done if m.error is not None]
-            self._leave(done)
+            self._leave(done)  # a diverged member takes no latent step
+            if not self.members:
+                break
+            self.latent_adam.step(torch.tensor([m.rates(epoch)[1] for m in self.members]))
+            self._leave([m for m in self.members if m.tracker.should_stop(epoch)
+                         or epoch >= int(m.est.epochs) - 1])
             bar.set_postfix(models=len(self.members), refresh=False)
             if not self.members:
                 break
         bar.close()
+        self._leave(list(self.members))
         if failed:
             raise FloatingPointError("; ".join(str(m.error) for m in failed))
 
@@ -330,17 +387,18 @@ class _BatchedRun:
         self.members = [self.members[i] for i in rows]
         self.decoder.keep(rows)
         self.adam.keep(rows)
-        self.loss_of.set_prior_scale([m.est for m in self.members])
+        self.z = self._parameter(self.z, rows)
+        self.z_val = None if self.z_val is None else self._parameter(self.z_val, rows)
+        self.latent_adam.keep(rows, self._points())
+        if self.members:
+            self.loss_of.set_prior_scale([m.est for m in self.members])
 
-    def _train_epoch(self, epoch):
-        members, n = self.members, len(self.X)
+    def _train_epoch(self, lr):
+        members, n, z = self.members, len(self.X), self.z
         device = self.X.device
         perms = torch.stack([torch.randperm(n, device=device, generator=m.est._generator)
                              for m in members])
-        for m in members:
-            m.opt.zero_grad()
-        z = torch.stack([m.z.detach() for m in members]).requires_grad_()
-        lr = torch.tensor([m.decoder_lr(epoch) for m in members], device=device)
+        z.grad = None  # latent gradients accumulate over the epoch, as alone
         sigma = [float(m.est.noise_std) for m in members]
         sigma_t = torch.tensor(sigma, dtype=z.dtype, device=device).view(-1, *[1] * (z.dim() - 1))
         rows = torch.arange(len(members), device=device)[:, None]
@@ -355,13 +413,11 @@ class _BatchedRun:
             loss.sum().backward()
             self.adam.step(lr)
             total += loss.detach().to(total.dtype) * idx.shape[1]
-        for m, grad in zip(members, z.grad):
-            m.z.grad = grad
         return (total / n).tolist()
 
     def _perturb(self, zb, sigma, sigma_t):
         """Each member's noise from its own generator, as its fit alone draws it."""
-        members, manifold, mode = self.members, self.first.manifold_, self.first.noise
+        members, manifold, mode = self.members, self.manifold, self.first.noise
         if self.noise_per_factor:
             return torch.stack([R.perturb(zb[i], manifold, s, mode, m.est._generator) if s > 0
                                 else zb[i] for i, (m, s) in enumerate(zip(members, sigma))])
@@ -374,10 +430,7 @@ class _BatchedRun:
 
     def _validation_step(self):
         """Validation losses and the validation latents' gradients (decoder untouched)."""
-        z_val = torch.stack([m.z_val.detach() for m in self.members]).requires_grad_()
         x_val = self.X_val.expand(len(self.members), -1, -1)
-        loss = self.loss_of(self.decoder, z_val, x_val).mean(1)
-        (grad,) = torch.autograd.grad(loss.sum(), [z_val])
-        for m, g in zip(self.members, grad):
-            m.z_val.grad = g
+        loss = self.loss_of(self.decoder, self.z_val, x_val).mean(1)
+        (self.z_val.grad,) = torch.autograd.grad(loss.sum(), [self.z_val])
         return loss.tolist()
