@@ -2,6 +2,7 @@
 VENV    ?= .venv
 PYTHON  ?= python3
 PROFILE ?= fast
+JOBS    ?= 2
 PY      := $(VENV)/bin/python
 
 .PHONY: install notebooks paper render lab test benchmark clean
@@ -15,13 +16,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-## Execute every notebook (copies under results/executed/); PROFILE=paper for the paper's settings
+## Execute every notebook (copies under results/executed/); PROFILE=paper for the paper's settings;
+## JOBS notebooks side by side (default 2), each with its share of the CPU threads
 notebooks: install
-	$(PY) -m rgdkit.notebooks.runner --profile $(PROFILE)
+	$(PY) -m rgdkit.notebooks.runner --profile $(PROFILE) --jobs $(JOBS)
 
 ## Refresh the committed notebooks' outputs with a full paper run (maintainers)
 paper: install
-	$(PY) -m rgdkit.notebooks.runner --profile paper --inplace
+	$(PY) -m rgdkit.notebooks.runner --profile paper --inplace --jobs $(JOBS)
 
 ## Rewrite 3_hmtDNA_rcrs.ipynb from its source, 3_hmtDNA_rsrs.ipynb (no run)
 render: install

@@ -4,6 +4,8 @@ The committed notebooks are never rewritten: each runs as a copy in a temporary 
 results (figures, tables) going to a temporary ``RGD_RESULTS_DIR``. Where the real data beside the
 project is present, the notebooks run on it, as CI does.
 """
+import os
+
 import nbformat
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ import pytest
 
 from conftest import ROOT, SHARED_DATA
 from rgdkit.experiments import paper
-from rgdkit.notebooks.runner import (RENDERED, collapse_progress, execute, notebooks_in,
+from rgdkit.notebooks.runner import (RENDERED, collapse_progress, execute, notebooks_in, run_all,
                                      shared_data_environment)
 
 
@@ -130,6 +132,21 @@ def test_a_failing_run_keeps_its_outputs_beside_the_output_and_raises(tmp_path):
     code = [cell for cell in failed.cells if cell.cell_type == "code"]
     assert "computed first" in code[-2].outputs[0]["text"]
     assert code[-1].outputs[0]["ename"] == "ZeroDivisionError"
+
+
+def test_parallel_runs_write_every_notebook_and_share_the_threads(tmp_path):
+    notebooks = []
+    for name in ("8_A.ipynb", "9_B.ipynb"):
+        code = "import os\nprint('threads', os.environ.get('OMP_NUM_THREADS'))"
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]),
+                       tmp_path / name)
+        notebooks.append(tmp_path / name)
+    targets = [tmp_path / "out" / nb.name for nb in notebooks]
+    run_all(notebooks, targets, "fast", jobs=2)
+    expected = max(1, (os.cpu_count() or 1) // 2)
+    for target in targets:
+        output = nbformat.read(target, as_version=4).cells[-1].outputs[0]["text"]
+        assert output.strip() == f"threads {expected}"
 
 
 def check_paper_table(results, table):
