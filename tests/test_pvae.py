@@ -179,6 +179,15 @@ def test_samples_stay_in_the_ball_with_finite_log_prob(d):
     assert torch.isfinite(q.log_prob(z)).all()
 
 
+def test_rsample_with_log_prob_is_log_prob_of_the_samples():
+    """The density from the drawn coordinates equals log_prob of the samples, same draws."""
+    q = P.WrappedNormal(t64([[0.4, -0.2], [-0.6, 0.5]]), t64([[0.3, 0.9], [1.5, 0.2]]), ball(1.2))
+    z, log_q, hits = q.rsample_with_log_prob(500, torch.Generator().manual_seed(8))
+    assert int(hits) == 0
+    torch.testing.assert_close(z, q.rsample(500, torch.Generator().manual_seed(8)), rtol=0, atol=0)
+    torch.testing.assert_close(log_q, q.log_prob(z), rtol=1e-9, atol=1e-9)
+
+
 def test_project_to_ball_counts_points_it_moves():
     b = ball(1.0)
     x = t64([[2.0, 0.0], [0.1, 0.1], [0.0, 1.0], [float("nan"), 0.0]])

@@ -41,6 +41,12 @@ _LOG_2PI = math.log(2 * math.pi)
 # --------------------------------------------------------------------------------------------
 # The wrapped normal distribution
 # --------------------------------------------------------------------------------------------
+# geoopt's margins: projx keeps points 1 - eps inside the boundary (eps by dtype), tanh clamps
+# its argument at 15 and artanh at 1 - 1e-7 (stereographic.math); the closed forms below keep them
+_PROJECTION_EPS = {torch.float32: 4e-3, torch.float64: 1e-5}
+_TANH_MAX, _ARTANH_MAX, _MIN_NORM = 15.0, 1 - 1e-7, 1e-15
+
+
 def log_sinhc(x):
     """log(sinh(x) / x) for x >= 0, stable at 0 (→ x^2 / 6) and for large x (no overflow)."""
     x = x.clamp_min(1e-12)
@@ -49,35 +55,66 @@ def log_sinhc(x):
 
 def project_to_ball(x, ball):
     """``ball.projx(x)`` and the number of finite points it moved (those at the boundary)."""
-    projected = ball.projx(x)
-    moved = (projected != x).any(-1) & torch.isfinite(x).all(-1)
-    return projected, moved.sum()
+    return _project(x, float(ball.c))
+
+
+def _project(x, c):
+    """Points beyond (1 - eps) / sqrt(c) scaled back to that radius (geoopt's projx), and their
+    number; a NaN point is left as it is and not counted."""
+    max_norm = (1 - _PROJECTION_EPS[x.dtype]) / math.sqrt(c)
+    norm = x.norm(dim=-1, keepdim=True).clamp_min(_MIN_NORM)
+    moved = (norm > max_norm) & (norm < math.inf)  # NaN compares False
+    # the factor is exactly 1 inside, so those points come back bit for bit
+    return x * (max_norm / norm).clamp_max(1.0), moved.sum()
 
 
 class _BallFrame:
-    """Orthonormal coordinates at the origin of geoopt.PoincareBall(c): a geoopt vector there is
-    v / lambda_0, and the whole ball is the chart (points can hit its boundary)."""
+    """Orthonormal coordinates at the origin of geoopt.PoincareBall(c), in closed form (a handful
+    of tensor operations each, which is what a training step spends its time on).
+
+    With lambda_0 = 2 the conformal factor at the origin, a geoopt vector there is v / lambda_0;
+    transporting it to mu multiplies it by lambda_0 / lambda_mu, and exp_mu divides by the same
+    factor, so exp_mu(PT_{0→mu}(v)) = mu ⊕ exp_0(v / lambda_0) and, inversely, the coordinates of
+    z are lambda_0 log_0((-mu) ⊕ z). The whole ball is the chart: points can hit its boundary.
+    """
 
     def __init__(self, ball):
-        self.manifold, self.sqrt_c = ball, ball.c.sqrt()
+        self.manifold, self.c = ball, float(ball.c)
+        self.sqrt_c = math.sqrt(self.c)
 
     @staticmethod
     def dim(mu):
         return mu.shape[-1]
 
-    def tangent(self, mu, v):
-        return self.manifold.transp0(mu, v / LAMBDA_0)
+    def exp0(self, v):
+        """exp_0(v / lambda_0): the point |v| from the origin in the direction of v."""
+        n = self.sqrt_c * v.norm(dim=-1, keepdim=True).clamp_min(_MIN_NORM)
+        return v * ((n / LAMBDA_0).clamp_max(_TANH_MAX).tanh() / n)
 
-    def coordinates(self, mu, u):
-        return LAMBDA_0 * self.manifold.transp0back(mu, u)
+    def log0(self, z):
+        """lambda_0 log_0(z), the inverse of :meth:`exp0`."""
+        n = self.sqrt_c * z.norm(dim=-1, keepdim=True).clamp_min(_MIN_NORM)
+        return z * (LAMBDA_0 * n.clamp_max(_ARTANH_MAX).atanh() / n)
+
+    def exp(self, mu, v):
+        return self.mobius_add(mu, self.exp0(v))
+
+    def log(self, mu, z):
+        return self.log0(self.mobius_add(-mu, z))
+
+    def mobius_add(self, x, y):
+        c = self.c
+        x2, y2 = x.square().sum(-1, keepdim=True), y.square().sum(-1, keepdim=True)
+        a = 1 + 2 * c * (x * y).sum(-1, keepdim=True)
+        return ((a + c * y2) * x + (1 - c * x2) * y) / (a + c * c * x2 * y2).clamp_min(_MIN_NORM)
 
     def project(self, z):
-        return project_to_ball(z, self.manifold)
+        return _project(z, self.c)
 
     def check_point(self, mu):
-        if (self.manifold.c.to(mu) * mu.square().sum(-1) >= 1).any():
+        if (self.c * mu.square().sum(-1) >= 1).any():
             raise ValueError(f"mu must lie inside the Poincaré ball (|mu| < 1/sqrt(c) = "
-                             f"{float(self.manifold.c) ** -0.5:.4g})")
+                             f"{self.c ** -0.5:.4g})")
 
 
 class _LorentzFrame:
@@ -85,7 +122,7 @@ class _LorentzFrame:
     curvature -1/k: the tangent vector of v is (0, v). The hyperboloid has no boundary."""
 
     def __init__(self, lorentz):
-        self.manifold, self.sqrt_c = lorentz, lorentz.k.rsqrt()
+        self.manifold, self.sqrt_c = lorentz, float(lorentz.k) ** -0.5
 
     @staticmethod
     def dim(mu):
@@ -94,8 +131,11 @@ class _LorentzFrame:
     def tangent(self, mu, v):
         return R.lorentz_transport_from_origin(mu, v, self.manifold.k.to(mu))
 
-    def coordinates(self, mu, u):
-        return self.manifold.transp0back(mu, u)[..., 1:]
+    def exp(self, mu, v):
+        return self.manifold.expmap(mu, self.tangent(mu, v), project=False)
+
+    def log(self, mu, z):
+        return self.manifold.transp0back(mu, self.manifold.logmap(mu, z))[..., 1:]
 
     @staticmethod
     def project(z):
@@ -133,7 +173,8 @@ class WrappedNormal:
     with v = PT_{mu→0}(log_mu z) in orthonormal coordinates and r = |v| = d(mu, z). The two models
     are isometric, so both give the same density and, for the same random stream, the same
     samples. ``validate=False`` skips the argument checks (the VAE uses it so that a NaN reaches
-    the loss and is reported as a divergence rather than raised).
+    the loss and is reported as a divergence rather than raised). The curvature is read once, as
+    a constant.
     """
 
     def __init__(self, mu, scale, manifold, validate=True):
@@ -147,7 +188,7 @@ class WrappedNormal:
         self.dim = self.frame.dim(mu)
         self.scale = scale.broadcast_to(torch.broadcast_shapes((*mu.shape[:-1], self.dim), scale.shape))
         self.mu = mu.broadcast_to((*self.scale.shape[:-1], mu.shape[-1]))
-        self.sqrt_c = self.frame.sqrt_c.to(mu)
+        self.sqrt_c = self.frame.sqrt_c
 
     def rsample(self, n=None, generator=None):
         """Reparameterised samples, shape (n, *mu.shape) (or mu.shape for ``n=None``)."""
@@ -156,14 +197,29 @@ class WrappedNormal:
     def sample_and_count(self, n=None, generator=None):
         """:meth:`rsample` and the number of samples that had to be projected off the ball's
         boundary (always 0 on the hyperboloid)."""
+        z, _, hits = self._draw(n, generator)
+        return z, hits
+
+    def rsample_with_log_prob(self, n=None, generator=None):
+        """:meth:`sample_and_count` with the log density of each sample, ``(z, log_prob, hits)``.
+
+        The density comes from the coordinates v = scale * eps the sample was drawn with (the
+        logarithmic map would give them back), so it equals ``log_prob(z)`` up to rounding; a
+        sample projected off the boundary keeps the density of the point drawn."""
+        z, v, hits = self._draw(n, generator)
+        return z, self._log_density(v), hits
+
+    def _draw(self, n, generator):
+        """Samples (projected into the ball), their tangent coordinates v, the projection count."""
         shape = self.scale.shape if n is None else (int(n), *self.scale.shape)
         eps = torch.randn(shape, generator=generator, dtype=self.mu.dtype, device=self.mu.device)
-        u = self.frame.tangent(self.mu, self.scale * eps)  # at mu, Riemannian norm |scale * eps|
-        return self.frame.project(self.manifold.expmap(self.mu, u, project=False))
+        v = self.scale * eps  # at mu, exp_mu moves |v| along the transported direction
+        z, hits = self.frame.project(self.frame.exp(self.mu, v))
+        return z, v, hits
 
     def tangent_coordinates(self, z):
         """Orthonormal coordinates v at the origin of the point z: PT_{mu→0}(log_mu z)."""
-        return self.frame.coordinates(self.mu, self.manifold.logmap(self.mu, z))
+        return self.frame.log(self.mu, z)
 
     def log_prob(self, z):
         """Log density at z with respect to the Riemannian volume; shape broadcast(...).
@@ -173,10 +229,12 @@ class WrappedNormal:
         if self.validate:
             z = torch.as_tensor(z)
             R.check_on_manifold(z.reshape(-1, z.shape[-1]) if z.ndim else z, self.manifold, "z")
-        v = self.tangent_coordinates(z)
-        r = v.norm(dim=-1)
+        return self._log_density(self.tangent_coordinates(z))
+
+    def _log_density(self, v):
+        """log N(v; 0, diag(scale^2)) - (d - 1) log sinhc(sqrt(c) |v|) at coordinates v."""
         log_normal = (-0.5 * (v / self.scale).square() - self.scale.log() - 0.5 * _LOG_2PI).sum(-1)
-        return log_normal - (self.dim - 1) * log_sinhc(self.sqrt_c * r)
+        return log_normal - (self.dim - 1) * log_sinhc(self.sqrt_c * v.norm(dim=-1))
 
 
 def _check_distribution_args(mu, scale, frame):
@@ -226,8 +284,8 @@ class PoincareVAE(LatentEstimator):
     at 1). The ELBO uses one sample per datum and Monte Carlo estimates of log q - log p.
     Networks run in float32 (``rgd_utils.DECODER_DTYPE``), latents in float64.
 
-    Training: Adam (``lr``) on minibatches. With ``X_val``, the validation ELBO (one sample per
-    datum, a fixed random stream so epochs are comparable) drives early stopping: training stops
+    Training: Adam (``lr``, fused) on minibatches. With ``X_val``, the validation ELBO (one sample
+    per datum, a fixed random stream so epochs are comparable) drives early stopping: training stops
     ``patience`` epochs after the best epoch and the best state is restored; without ``X_val`` the
     epoch with the lowest training loss is kept. ``history_`` holds per-epoch ``train_loss`` and
     ``val_loss`` (negative ELBO per datum, nats), ``train_kl`` (log q - log p) and
@@ -242,7 +300,7 @@ class PoincareVAE(LatentEstimator):
     Numerical failures: a non-finite loss or gradient stops training with a
     :class:`rgd_utils.TrainingDiverged` warning naming the epoch; no step is taken on it and the
     best state (or the initial one) is restored. Means or samples that reach the ball's boundary
-    are projected inside with ``ball.projx`` and counted. ``failures_`` =
+    are projected inside as ``ball.projx`` does and counted. ``failures_`` =
     {"nan_epochs", "boundary_projections"} counts both; ``diverged_at_`` is the epoch or None.
 
     Parameters
@@ -322,6 +380,9 @@ class PoincareVAE(LatentEstimator):
         self.manifold_ = R.make_manifold("poincare", self.latent_dim, self.curvature)
         self.dtype_ = R.default_dtype(self.manifold_)
         self.device_ = R.pick_device(self.device)
+        self._ball = _BallFrame(self.manifold_)
+        origin = torch.zeros(int(self.latent_dim), dtype=self.dtype_, device=self.device_)
+        self._prior = WrappedNormal(origin, self.prior_std, self.manifold_, validate=False)
         X = self._as_data(X, "X")
         self.n_features_in_ = X.shape[1]
         X_val = None if X_val is None else self._as_data(X_val, "X_val", self.n_features_in_)
@@ -368,26 +429,25 @@ class PoincareVAE(LatentEstimator):
         out = self.encoder_(x).to(self.dtype_)
         d = int(self.latent_dim)  # integral floats (2.0) are accepted
         h, raw = out[:, :d], out[:, d:]
-        mu = self.manifold_.expmap0(h / LAMBDA_0, project=False)
-        mu, hits = project_to_ball(mu, self.manifold_)
+        mu, hits = self._ball.project(self._ball.exp0(h))
         scale = nn.functional.softplus(raw) + self.min_scale
         return mu, scale, hits
-
-    def _prior(self):
-        origin = torch.zeros(int(self.latent_dim), dtype=self.dtype_, device=self.device_)
-        return WrappedNormal(origin, self.prior_std, self.manifold_, validate=False)
 
     def _log_joint_terms(self, x, n_samples, generator=None):
         """log p(x | z), log q(z | x) - log p(z) for ``n_samples`` draws each: (S, B), and hits."""
         mu, scale, hits = self._encode(x)
         posterior = WrappedNormal(mu, scale, self.manifold_, validate=False)
-        z, z_hits = posterior.sample_and_count(n_samples, generator)
+        z, log_q, z_hits = posterior.rsample_with_log_prob(n_samples, generator)
         out = self.decoder_(z.to(R.DECODER_DTYPE))
         log_std = self.net_.log_std
         log_lik = (-0.5 * ((x - out) * torch.exp(-log_std)).square() - log_std
                    - 0.5 * _LOG_2PI).sum(-1).to(self.dtype_)
-        log_ratio = posterior.log_prob(z) - self._prior().log_prob(z)
-        return log_lik, log_ratio, hits + z_hits
+        return log_lik, log_q - self._prior_log_prob(z), hits + z_hits
+
+    def _prior_log_prob(self, z):
+        """``self._prior.log_prob(z)``; at the origin the coordinates of z are lambda_0 log_0(z),
+        without the Möbius subtraction of the general case."""
+        return self._prior._log_density(self._ball.log0(z))
 
     def _log_weights(self, X, k, seed=None):
         """log p(x, z) - log q(z | x) for k draws per datum: (k, N) float64 CPU tensor."""
@@ -412,7 +472,9 @@ class PoincareVAE(LatentEstimator):
 
     # ---- training ---------------------------------------------------------------------------
     def _train(self, X, X_val):
-        self._opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
+        # fused: one kernel for all parameters, and it can skip a step without a device sync
+        self._params = list(self.net_.parameters())
+        self._opt = torch.optim.Adam(self._params, lr=self.lr, fused=True)
         self._data = (X, X_val)
         self.failures_ = {"nan_epochs": 0, "boundary_projections": 0}
         try:
@@ -420,7 +482,7 @@ class PoincareVAE(LatentEstimator):
                              stop_from=self.kl_warmup, patience=self.patience, keep_initial=True,
                              description=self._describe())
         finally:
-            del self._opt, self._data
+            del self._opt, self._data, self._params
             self.failures_["nan_epochs"] += getattr(self, "diverged_at_", None) is not None
 
     def _run_epoch(self, epoch):
@@ -439,25 +501,35 @@ class PoincareVAE(LatentEstimator):
 
         Steps follow -(log p(x|z) - beta (log q - log p)); the returned loss is the -ELBO (beta 1).
 
-        A non-finite loss or gradient ends the epoch before any step is taken on it (nan loss).
+        A non-finite loss or gradient ends the epoch's training: no step is taken on it or after
+        it (the remaining batches run without effect, so that nothing waits for the device per
+        batch) and the loss is nan; projections are counted up to that batch.
         """
         perm = torch.randperm(len(X), device=self.device_, generator=self._generator)
-        total, total_kl, hits = 0.0, 0.0, 0
+        # 1 once a batch failed; the fused Adam reads it as GradScaler's found_inf and skips
+        failed = opt.found_inf = torch.zeros((), device=self.device_)
+        totals = torch.zeros(3, dtype=self.dtype_, device=self.device_)  # -ELBO, KL, projections
         for idx in perm.split(int(self.batch_size)):
             log_lik, log_ratio, h = self._log_joint_terms(X[idx], 1, self._generator)
-            hits += int(h)
             loss = self._batch_loss(log_lik, log_ratio, beta)
-            if not torch.isfinite(loss):
-                return math.nan, math.nan, hits
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            grad_norm = nn.utils.clip_grad_norm_(self.net_.parameters(), math.inf)
-            if not torch.isfinite(grad_norm):
-                return math.nan, math.nan, hits
+            with torch.no_grad():
+                batch = [(log_ratio - log_lik).sum(), log_ratio.sum(), h * (1 - failed)]
+                totals += torch.stack(batch)
+            self._flag_non_finite(loss, failed)
             opt.step()
-            total += (log_ratio - log_lik).mean().item() * len(idx)  # the ELBO, whatever beta
-            total_kl += log_ratio.mean().item() * len(idx)
-        return total / len(X), total_kl / len(X), hits
+        elbo, kl, hits = totals.tolist()
+        if failed:
+            return math.nan, math.nan, int(hits)
+        return elbo / len(X), kl / len(X), int(hits)
+
+    def _flag_non_finite(self, loss, failed):
+        """Set ``failed`` to 1 if the loss or a gradient has a NaN or inf, on the device: the
+        check GradScaler uses (its unscaling by 1 leaves the gradients as they are)."""
+        tensors = [loss.detach().to(R.DECODER_DTYPE)]  # the check takes one dtype per call
+        tensors += [p.grad for p in self._params if p.grad is not None]
+        torch._amp_foreach_non_finite_check_and_unscale_(tensors, failed, failed.new_ones(()))
 
     @staticmethod
     def _batch_loss(log_lik, log_ratio, beta=1.0):
