@@ -103,6 +103,15 @@ def test_transform_together_matches_transform_alone():
         np.testing.assert_allclose(Z, model.transform(X_new), atol=1e-4)
 
 
+def test_many_rows_on_a_cpu_run_member_by_member_with_the_same_result(monkeypatch):
+    _, batched = pair("sphere", [dict(seed=0), dict(seed=1)])
+    X_new = blobs(20, seed=7)
+    monkeypatch.setattr(together, "CPU_BATCHED_ROWS", 10)  # 20 samples x 3 starts exceed it
+    monkeypatch.setattr(together, "_transform_chunk", None)  # the batched path is not taken
+    for model, Z in zip(batched, R.transform_together(batched, X_new)):
+        np.testing.assert_array_equal(Z, model.transform(X_new))
+
+
 def test_members_are_ordinary_fitted_estimators_afterwards():
     _, batched = pair("sphere", [dict(seed=0), dict(seed=1)])
     for model in batched:
