@@ -46,6 +46,16 @@ def test_members_follow_their_fit_alone(manifold, curvature):
         assert R.check_on_manifold(b.latents_, b.manifold_) is not None
 
 
+def test_binary_members_with_the_bce_loss_follow_their_fit_alone():
+    X = (blobs() > 1).astype(np.float32)
+    kw = dict(SMALL, manifold="lorentz", loss="bce", batch_size=64)
+    alone = [R.RiemannianDecoder(**kw, seed=s, noise_std=0.5).fit(X) for s in (0, 1)]
+    batched = R.fit_together([R.RiemannianDecoder(**kw, seed=s, noise_std=0.5) for s in (0, 1)], X)
+    for a, b in zip(alone, batched):
+        np.testing.assert_allclose(b.history_["train_loss"], a.history_["train_loss"], rtol=1e-4)
+        assert 0 <= b.inverse_transform(b.latents_).min() <= b.inverse_transform(b.latents_).max() <= 1
+
+
 def test_first_epoch_starts_from_each_seeds_own_initial_state():
     X = blobs()
     kw = dict(SMALL, epochs=1, lr_latent=0.0, lr_decoder=0.0)  # nothing moves: the initial state
