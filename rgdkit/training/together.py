@@ -24,7 +24,7 @@ from rgdkit.training.base import EpochTracker, progress_options
 SHARED = ("manifold", "latent_dim", "curvature", "hidden", "loss", "batch_size", "noise",
           "prior", "betas_decoder", "device", "dtype")
 # test-time latents of members are found together when these agree too
-SHARED_AT_TEST = ("n_starts", "test_epochs", "lr_test")
+SHARED_AT_TEST = ("n_starts", "test_epochs", "lr_test", "prune_keep")
 # elements of one batched activation (members x rows x features) at test time, ~0.8 GB in float32
 TEST_CHUNK_ELEMENTS = 2e8
 # on a CPU, batched matrix products beat one product per member only for small row counts
@@ -112,21 +112,15 @@ def transform_together(estimators, X):
 def _transform_chunk(estimators, X_t):
     first = estimators[0]
     starts = torch.stack([est._start_candidates(X_t) for est in estimators])  # (A, m, s, *shape)
-    a, m, s, shape = *starts.shape[:3], starts.shape[3:]
-    z = geoopt.ManifoldParameter(starts.reshape(a, m * s, *shape).clone(), manifold=first.manifold_)
-    target = X_t.repeat_interleave(s, dim=0).expand(a, -1, -1)
     decoder = StackedDecoder([est.decoder_ for est in estimators], trainable=False)
     loss_of = _LossFunction(estimators)
-    opt = geoopt.optim.RiemannianAdam([z], lr=first.lr_test)
-    for _ in tqdm(range(int(first.test_epochs)), desc=f"test-time latents, {a} models",
-                  leave=False, **progress_options(first.verbose)):
-        opt.zero_grad()
-        loss_of(decoder, z, target).sum().backward()
-        opt.step()
-    with torch.no_grad():
-        final = loss_of(decoder, z, target).reshape(a, m, s)
-    best = final.argmin(2)
-    chosen = z.detach().reshape(a, m, s, *shape)[torch.arange(a)[:, None], torch.arange(m), best]
+    targets = R.repeated_rows(X_t)
+
+    def loss(z, k):
+        return loss_of(decoder, z, targets(k).expand(len(estimators), -1, -1))
+
+    chosen = R.optimise_starts(starts, first.manifold_, loss, first.lr_test,
+                               int(first.test_epochs), first.prune_keep, first.verbose)
     return list(chosen.cpu().numpy())
 
 
