@@ -639,6 +639,23 @@ def _keep_best_starts(z, opt, loss, sizes, keep):
     return kept, new_opt, keep
 
 
+def reconstruction_loss(out, x, loss, z):
+    """Per-sample loss of decoder outputs ``out`` against ``x`` ("mse" or "bce" on logits), a
+    mean over the last axis, in the real dtype of the latents ``z`` (complex for Siegel spaces)."""
+    if loss == "bce":
+        rec = nn.functional.binary_cross_entropy_with_logits(out, x, reduction="none")
+    else:
+        rec = (out - x).square()
+    return rec.mean(-1).to(z.real.dtype)
+
+
+def squared_prior_distance(z, manifold, origin):
+    """Squared distance of each latent to the prior's centre: geodesic, or |z|² on Euclidean."""
+    if isinstance(manifold, geoopt.Euclidean):
+        return z.square().sum(-1)
+    return manifold.dist(origin, z).square()
+
+
 def repeated_rows(X):
     """``k -> X`` with each row k times in a row (the targets of k starts per sample), each k
     computed once: a copy per step would cost as much as a step on wide data."""
@@ -966,17 +983,11 @@ class RiemannianDecoder(LatentEstimator):
 
     def _per_sample_loss(self, z, x):
         """Reconstruction loss per sample (mean over features) plus the prior term, in z's dtype."""
-        out = self.decode(z)
-        if self.loss == "bce":
-            rec = nn.functional.binary_cross_entropy_with_logits(out, x, reduction="none")
-        else:
-            rec = (out - x).square()
-        rec = rec.mean(1).to(z.real.dtype)  # the real dtype of complex (Siegel) latents
+        rec = reconstruction_loss(self.decode(z), x, self.loss, z)
         if self._prior_active():
             origin = manifold_origin(self.manifold_, int(self.latent_dim), z.dtype, z.device)
-            sq = self.manifold_.dist(origin, z).square() if not isinstance(
-                self.manifold_, geoopt.Euclidean) else z.square().sum(1)
-            rec = rec + sq / (2 * self.prior_std ** 2 * self.n_features_in_)
+            rec = rec + squared_prior_distance(z, self.manifold_, origin) / (
+                2 * self.prior_std ** 2 * self.n_features_in_)
         return rec
 
     def _check_prior_distance(self):

@@ -208,7 +208,6 @@ class _LossFunction:
         first = estimators[0]
         self.manifold, self.loss, self.ndim = first.manifold_, first.loss, R.point_ndim(first.manifold_)
         self.prior = first._prior_active()
-        self.euclidean = isinstance(self.manifold, geoopt.Euclidean)
         self.dtype, self.device = first.dtype_, first.device_
         self.set_prior_scale(estimators)
         self.origin = R.manifold_origin(self.manifold, int(first.latent_dim), first.dtype_,
@@ -220,14 +219,9 @@ class _LossFunction:
 
     def __call__(self, decoder, z, x):
         out = decoder(R.decoder_coordinates(z, self.ndim).to(R.DECODER_DTYPE))
-        if self.loss == "bce":
-            rec = torch.nn.functional.binary_cross_entropy_with_logits(out, x, reduction="none")
-        else:
-            rec = (out - x).square()
-        rec = rec.mean(-1).to(z.real.dtype)
+        rec = R.reconstruction_loss(out, x, self.loss, z)
         if self.prior:
-            sq = z.square().sum(-1) if self.euclidean else self.manifold.dist(self.origin, z).square()
-            rec = rec + sq / self.prior_scale
+            rec = rec + R.squared_prior_distance(z, self.manifold, self.origin) / self.prior_scale
         return rec
 
 
