@@ -168,6 +168,26 @@ def test_fit_models_together_scores_as_one_by_one():
         assert a["train_mse"] == pytest.approx(b["train_mse"], rel=1e-3)
 
 
+def test_fit_models_without_test_latents_keeps_training_scores(capsys):
+    X = blobs(200)
+    split = (np.arange(0, 140), np.arange(140, 170), np.arange(170, 200))
+    labels = np.arange(200) % 3
+
+    def reference(idx):
+        return distances.pairwise_distances(labels[idx, None].astype(float), R.make_manifold("euclidean"))
+
+    models = {"R²": dict(manifold="euclidean")}
+    with_test, fitted = E.fit_models(models, X, split, reference, [0], **SMALL)
+    train_only, fitted_train_only = E.fit_models(models, X, split, reference, [0],
+                                                 embed_test=False, **SMALL)
+    assert fitted_train_only["R²"][2] is None and fitted["R²"][2] is not None
+    assert not any(key.startswith("test_") for key in train_only[0])
+    assert train_only[0]["train_pearson"] == pytest.approx(with_test[0]["train_pearson"], abs=1e-9)
+    assert "test r not embedded" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="together"):
+        E.fit_models(models, X, split, reference, [0], together=False, embed_test=False, **SMALL)
+
+
 def test_group_key_separates_what_cannot_be_stacked():
     a = R.RiemannianDecoder(manifold="lorentz", curvature=1.0, seed=0, noise_std=1.0)
     b = R.RiemannianDecoder(manifold="lorentz", curvature=1.0, seed=4, noise_std=0.1)

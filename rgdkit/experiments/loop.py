@@ -26,10 +26,13 @@ def embedding_scores(Z_train, Z_test, manifold, reference, train_idx, test_idx, 
     """Pearson and Spearman of latent distances with ``reference(indices)`` on train and test.
 
     ``reference`` maps row indices of the full data to their reference distance matrix; at most
-    ``max_points`` points per split enter (pairs grow quadratically).
+    ``max_points`` points per split enter (pairs grow quadratically). ``Z_test=None`` scores
+    the training split only.
     """
     scores = {}
     for split, Z, idx in (("train", Z_train, train_idx), ("test", Z_test, test_idx)):
+        if Z is None:
+            continue
         keep = subsample(len(idx), max_points)
         p, s = distance_correlation(Z[keep], manifold, reference(np.asarray(idx)[keep]))
         scores[f"{split}_pearson"], scores[f"{split}_spearman"] = p, s
@@ -64,19 +67,26 @@ def fit_pvae(X, split, reference, seed, max_points=3000, scored=None, **params):
     return (record, *fitted)
 
 
-def fit_models(models, X, split, reference, seeds, fit=fit_rgd, together=True, **common):
+def fit_models(models, X, split, reference, seeds, fit=fit_rgd, together=True, embed_test=True,
+               **common):
     """Fit every model of ``models`` (name -> parameters) for every seed with ``fit``.
 
     ``common`` goes to every fit (training settings, ``max_points``, ``scored``); a model's own
     parameters win. RGD fits (``fit=fit_rgd``) that share the manifold, decoder and batch size
     are trained together (:func:`rgdkit.training.together.fit_together`), each one as it would
-    be alone; ``together=False`` fits them one by one. Prints one summary line per model. Returns
+    be alone; ``together=False`` fits them one by one. ``embed_test=False`` skips the test-time
+    latents of RGD fits trained together (the costly part of a small model) where only training
+    metrics are used: their ``Z_test`` is None and their records have no test columns. Prints one
+    summary line per model. Returns
     ``(records, fitted)``: one record per fit, labelled with its ``model`` name, and each model's
     ``(model, Z_train, Z_test)`` of the first seed, for figures.
     """
     if fit is fit_rgd and together:
-        runs = _fit_rgd_together(models, X, split, reference, seeds, **common)
+        runs = _fit_rgd_together(models, X, split, reference, seeds, embed_test, **common)
     else:
+        if not embed_test:
+            raise ValueError("embed_test=False needs RGD fits trained together "
+                             "(fit=fit_rgd, together=True)")
         runs = {name: [fit(X, split, reference, seed, **{**common, **params}) for seed in seeds]
                 for name, params in models.items()}
     records, fitted = [], {}
@@ -88,8 +98,8 @@ def fit_models(models, X, split, reference, seeds, fit=fit_rgd, together=True, *
     return records, fitted
 
 
-def _fit_rgd_together(models, X, split, reference, seeds, max_points=3000, scored=None,
-                      **common):
+def _fit_rgd_together(models, X, split, reference, seeds, embed_test=True, max_points=3000,
+                      scored=None, **common):
     """:func:`fit_rgd` for every model and seed, members that can share a batched run in one:
     ``{name: [(record, model, Z_train, Z_test) per seed]}``."""
     from rgdkit.training import together
@@ -104,7 +114,9 @@ def _fit_rgd_together(models, X, split, reference, seeds, max_points=3000, score
     latents = {}
     for members in groups.values():
         together.fit_together(members, X[train], X[val])
-        for model, Z_test in zip(members, together.transform_together(members, X[test])):
+        Z_tests = (together.transform_together(members, X[test]) if embed_test
+                   else [None] * len(members))
+        for model, Z_test in zip(members, Z_tests):
             latents[id(model)] = (model.latents_, Z_test)
     results = {name: [] for name in models}
     for name, seed, model in jobs:
@@ -118,6 +130,8 @@ def _fit_rgd_together(models, X, split, reference, seeds, max_points=3000, score
 def summary_line(name, runs):
     """One line for the fits of one model: mean ± std train/test Pearson, epochs, time."""
     def stat(key):
+        if key not in runs[0]:
+            return "not embedded"
         values = np.array([r[key] for r in runs], dtype=float)
         return f"{values.mean():.2f} ± {values.std():.2f}" if len(values) > 1 else f"{values[0]:.2f}"
     diverged = [r["seed"] for r in runs if r.get("diverged_at") is not None]
@@ -156,9 +170,12 @@ def _score(model, X, split, reference, Z_train, Z_test, max_points, scored=None)
     train, _, test = split
     keep_train, keep_test = ((np.ones(len(train), bool), np.ones(len(test), bool)) if scored is None
                              else (np.asarray(scored)[train], np.asarray(scored)[test]))
-    record = embedding_scores(Z_train[keep_train], Z_test[keep_test], model.manifold_, reference,
+    record = embedding_scores(Z_train[keep_train], None if Z_test is None else Z_test[keep_test],
+                              model.manifold_, reference,
                               train[keep_train], test[keep_test], max_points)
     for name, idx, Z in (("train", train, Z_train), ("test", test, Z_test)):
+        if Z is None:
+            continue
         record.update({f"{name}_{k}": v for k, v in _reconstruction(model, X[idx], Z).items()})
     record.update(epochs_run=len(model.history_["epoch"]),
                   diverged_at=getattr(model, "diverged_at_", None))
