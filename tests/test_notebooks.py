@@ -4,6 +4,7 @@ The committed notebooks are never rewritten: each runs as a copy in a temporary 
 results (figures, tables) going to a temporary ``RGD_RESULTS_DIR``. Where the real data beside the
 project is present, the notebooks run on it, as CI does.
 """
+import ast
 import os
 
 import nbformat
@@ -70,6 +71,20 @@ def first_output_text(nb):
 
 def test_every_notebook_has_a_driver_entry():
     assert {p.name for p in notebooks_in(ROOT)} <= set(EXPECTED)
+
+
+@pytest.mark.parametrize("notebook", notebooks_in(ROOT), ids=lambda p: p.name)
+def test_parameters_cell_only_assigns(notebook):
+    """papermill injects its parameters in a cell *after* the parameters cell, so a value derived
+    there from another parameter (``SETTINGS = {...}[PROFILE]``) would keep the default's value."""
+    nb = nbformat.read(notebook, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{notebook.name}: one cell tagged 'parameters'"
+    tree = ast.parse(cells[0].source)
+    assigned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    assert not assigned & used, (f"{notebook.name}: the parameters cell uses parameters "
+                                 f"{sorted(assigned & used)}; compute from them in a later cell")
 
 
 @pytest.mark.parametrize("notebook", notebooks_in(ROOT), ids=lambda p: p.name)
