@@ -38,11 +38,11 @@ def test_unknown_table_names_the_known_ones():
         paper.table("table9")
 
 
-def records():
+def records(n_seeds=3):
     rng = np.random.default_rng(0)
     out = []
     for model in ("UMAP", "H² σ=1.0", "R²"):
-        for seed in range(3):
+        for seed in range(n_seeds):
             out.append({"model": model, "seed": seed, **{c: rng.uniform() for c in
                                                          paper.table("branching_table2").columns()}})
     return out
@@ -76,7 +76,14 @@ def test_save_paper_table_writes_results_and_the_paper_copy_only_in_the_paper_pr
     table = paper.table("branching_table2")
     paper.save_paper_table(records(), table, "fast")
     assert (tmp_path / "branching_table2.csv").exists() and not (tmp_path / "paper").exists()
-    paper.save_paper_table(records(), table, "paper")
+    paper.save_paper_table(records(n_seeds=5), table, "paper")
     saved = pd.read_csv(tmp_path / "paper" / "branching_table2.csv")
     assert list(saved.columns[:3]) == ["model", "in_paper", "n_seeds"]
     assert (tmp_path / "paper" / "branching_table2_vs_paper.csv").exists()
+
+
+def test_a_paper_profile_table_without_the_papers_seeds_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match=r"have \[3, 3\] seeds, the paper 5"):
+        paper.save_paper_table(records(n_seeds=3), paper.table("branching_table2"), "paper")
+    assert not (tmp_path / "paper").exists()

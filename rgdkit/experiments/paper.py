@@ -213,12 +213,24 @@ def save_paper_table(records, paper_table, profile, extra_order=()):
     profile, also to ``results/paper/`` (the committed copies the README's numbers come from).
     Returns ``(frame, comparison)``."""
     frame = paper_table_frame(records, paper_table, extra_order)
+    if profile == "paper":
+        _check_paper_seeds(frame, paper_table)
     beside = comparison(frame, paper_table)
     folders = [results_dir()] + ([results_dir() / "paper"] if profile == "paper" else [])
     for folder in folders:
         save_table(frame.set_index("model"), paper_table.name, folder)
         save_table(beside.set_index("model"), f"{paper_table.name}_vs_paper", folder)
     return frame, beside
+
+
+def _check_paper_seeds(frame, paper_table):
+    """The committed copies stand beside the paper: each of its rows needs the paper's seeds."""
+    short = frame[frame.in_paper & (frame.n_seeds != len(paper_table.seeds))]
+    if len(short):
+        raise ValueError(
+            f"{paper_table.name}: rows {short.model.tolist()} have {short.n_seeds.tolist()} seeds, "
+            f"the paper {len(paper_table.seeds)}; a 'paper' profile run writes results/paper/ "
+            "only with the paper's seeds (is SETTINGS computed after papermill's PROFILE?)")
 
 
 def readable(frame):
