@@ -9,7 +9,9 @@ from scipy import stats
 from sklearn.mixture import GaussianMixture
 
 import rgd_utils as R
-from rgdkit.generation import ManifoldMixture, select_mixture
+from rgdkit.baselines.pvae import PoincareVAE
+from rgdkit.generation import (ManifoldMixture, generate, likelihood_std, pvae_prior_sampler,
+                               select_mixture)
 from rgdkit.generation import density as D
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -228,3 +230,90 @@ def test_bad_input_raises_with_the_fix():
         fitted.score(Z * 2)
     with pytest.raises(ValueError, match="at least one number of components"):
         select_mixture(Z, Z, "sphere", components=())
+
+
+# ---- sampling through a decoder ---------------------------------------------------------------
+class LinearDecoder:
+    """A fitted-model stand-in: latents on S², decoder x = W z (+ sigmoid for BCE)."""
+
+    def __init__(self, loss="mse", n_features=6, n=400, seed=0):
+        rng = np.random.default_rng(seed)
+        self.manifold_ = R.make_manifold("sphere", 2)
+        self.loss = loss
+        self.W = rng.normal(size=(3, n_features))
+        self.latents_ = vmf_mixture_points(n, [[1, 0, 0], [0, 1, 0]], 8.0, seed)
+        self.n_features_in_ = n_features
+
+    def inverse_transform(self, Z):
+        Z = R.check_on_manifold(torch.as_tensor(np.asarray(Z)), self.manifold_).numpy()
+        out = Z @ self.W
+        return 1 / (1 + np.exp(-out)) if self.loss == "bce" else out
+
+
+def test_likelihood_std_is_the_rms_residual():
+    model = LinearDecoder()
+    rng = np.random.default_rng(1)
+    scale = np.linspace(0.1, 1.0, 6)
+    X = model.inverse_transform(model.latents_) + rng.normal(size=(400, 6)) * scale
+    sigma = likelihood_std(model, X)
+    residuals = X - model.latents_ @ model.W
+    np.testing.assert_allclose(sigma, np.sqrt((residuals ** 2).mean(0)))
+    np.testing.assert_allclose(sigma, scale, rtol=0.15)
+    with pytest.raises(ValueError, match="training data in the order"):
+        likelihood_std(model, X[:10])
+
+
+def test_generate_adds_gaussian_noise_of_the_likelihood_scale():
+    model = LinearDecoder()
+    mixture = ManifoldMixture(2, model.manifold_, seed=0).fit(model.latents_)
+    sigma = np.linspace(0.2, 2.0, 6)
+    X, Z = generate(model, mixture, n=3000, seed=4, noise_std=sigma, return_latents=True)
+    np.testing.assert_array_equal(Z, mixture.sample(3000, seed=4))
+    residual = X - model.inverse_transform(Z)
+    np.testing.assert_allclose(residual.std(0), sigma, rtol=0.06)
+    clean = generate(model, mixture, n=3000, seed=4, observation_noise=False)
+    np.testing.assert_allclose(clean, model.inverse_transform(Z))
+    # the scale implied by the training data, and determinism
+    X_train = model.inverse_transform(model.latents_) + np.random.default_rng(2).normal(
+        size=(400, 6)) * 0.5
+    a = generate(model, mixture, n=100, seed=1, X_train=X_train)
+    np.testing.assert_array_equal(a, generate(model, mixture, n=100, seed=1, X_train=X_train))
+    assert not np.array_equal(a, generate(model, mixture, n=100, seed=2, X_train=X_train))
+
+
+def test_generate_draws_bernoulli_data_for_bce():
+    model = LinearDecoder(loss="bce")
+    mixture = ManifoldMixture(1, model.manifold_).fit(model.latents_)
+    X, Z = generate(model, mixture, n=4000, seed=0, return_latents=True)
+    assert set(np.unique(X)) <= {0.0, 1.0}
+    p = model.inverse_transform(Z)
+    assert np.abs(X.mean(0) - p.mean(0)).max() < 0.03
+
+
+def test_generate_needs_one_latent_source_and_a_noise_scale():
+    model = LinearDecoder()
+    mixture = ManifoldMixture(1, model.manifold_).fit(model.latents_)
+    with pytest.raises(ValueError, match="exactly one source of latents"):
+        generate(model, None, n=5)
+    with pytest.raises(ValueError, match="exactly one source of latents"):
+        generate(model, mixture, n=5, prior_sampler=lambda n, seed: None)
+    with pytest.raises(ValueError, match="pass X_train="):
+        generate(model, mixture, n=5)
+    with pytest.raises(ValueError, match="fitted latent-variable model"):
+        generate(object(), mixture, n=5)
+
+
+def test_generate_from_the_pvae_prior():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 5))
+    model = PoincareVAE(epochs=2, hidden=(8, 8), verbose=False, seed=0).fit(X)
+    sampler = pvae_prior_sampler(model)
+    Z = sampler(500, 3)
+    np.testing.assert_array_equal(Z, sampler(500, 3))
+    R.check_on_manifold(torch.as_tensor(Z), model.manifold_)
+    generated, latents = generate(model, n=2000, seed=3, prior_sampler=sampler,
+                                  return_latents=True)
+    assert generated.shape == (2000, 5) and np.isfinite(generated).all()
+    # the P-VAE's own likelihood scale (likelihood_std=1.0)
+    residual = generated - model.inverse_transform(latents)
+    np.testing.assert_allclose(residual.std(0), 1.0, rtol=0.08)
