@@ -10,11 +10,18 @@ from sklearn.mixture import GaussianMixture
 
 import rgd_utils as R
 from rgdkit.baselines.pvae import PoincareVAE
-from rgdkit.generation import (ManifoldMixture, generate, likelihood_std, pvae_prior_sampler,
-                               select_mixture)
+from rgdkit.generation import (ManifoldMixture, discrimination_accuracy, generate, generation_table,
+                               likelihood_std, pvae_prior_sampler, select_mixture)
 from rgdkit.generation import density as D
+from rgdkit.generation.discrimination import TABLE_COLUMNS, balanced_pair
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture
+def xgboost():
+    """The classifier of the discrimination score (an optional dependency)."""
+    return pytest.importorskip("xgboost")
 
 
 def unit(v):
@@ -317,3 +324,41 @@ def test_generate_from_the_pvae_prior():
     # the P-VAE's own likelihood scale (likelihood_std=1.0)
     residual = generated - model.inverse_transform(latents)
     np.testing.assert_allclose(residual.std(0), 1.0, rtol=0.08)
+
+
+# ---- discrimination ---------------------------------------------------------------------------
+def test_same_distribution_is_near_chance(xgboost):
+    """Under the null each of the 2m held-out predictions is right with probability 1/2, so the
+    accuracy has standard deviation about 0.5 / sqrt(2m) (0.018 for m = 400): 4 of them margin."""
+    rng = np.random.default_rng(0)
+    m = 400
+    mean, std = discrimination_accuracy(rng.normal(size=(m, 5)), rng.normal(size=(m, 5)))
+    assert abs(mean - 0.5) < 4 * 0.5 / math.sqrt(2 * m)
+    assert 0 <= std < 0.15
+
+
+def test_shifted_distribution_is_detected(xgboost):
+    """A shift of 4 standard deviations along one axis: the Bayes accuracy is Φ(2) = 0.977."""
+    rng = np.random.default_rng(1)
+    shifted = rng.normal(size=(300, 5))
+    shifted[:, 2] += 4
+    mean, _ = discrimination_accuracy(rng.normal(size=(300, 5)), shifted)
+    assert mean > 0.9
+
+
+def test_unequal_sizes_are_balanced_and_the_table_has_its_schema(xgboost):
+    rng = np.random.default_rng(2)
+    real, generated = rng.normal(size=(150, 4)), rng.normal(size=(700, 4)) + 3
+    a, b = balanced_pair(real, generated, seed=0)
+    assert a.shape == b.shape == (150, 4)
+    np.testing.assert_array_equal(a, real)
+    assert {tuple(row) for row in b} <= {tuple(row) for row in generated}
+    table = generation_table({"shifted": (real, generated), "same": (real, real[::-1].copy())})
+    assert list(table.columns) == TABLE_COLUMNS == [
+        "model", "discrimination_accuracy_mean", "discrimination_accuracy_std"]
+    assert table["model"].tolist() == ["shifted", "same"]
+    assert table.loc[0, "discrimination_accuracy_mean"] > 0.9
+    with pytest.raises(ValueError, match="3 features.*expecting 4"):
+        discrimination_accuracy(real, generated[:, :3])
+    with pytest.raises(ValueError, match="at least 5 real and 5 generated"):
+        discrimination_accuracy(real[:3], generated)
