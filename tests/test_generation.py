@@ -10,8 +10,10 @@ from sklearn.mixture import GaussianMixture
 
 import rgd_utils as R
 from rgdkit.baselines.pvae import PoincareVAE
-from rgdkit.generation import (ManifoldMixture, discrimination_accuracy, generate, generation_table,
-                               likelihood_std, pvae_prior_sampler, select_mixture)
+from rgdkit.data.branching import simulate_branching_diffusion
+from rgdkit.generation import (ManifoldMixture, discrimination_accuracy, generate,
+                               generation_table, likelihood_std, pvae_prior_sampler,
+                               select_mixture)
 from rgdkit.generation import density as D
 from rgdkit.generation.discrimination import TABLE_COLUMNS, balanced_pair
 
@@ -362,3 +364,25 @@ def test_unequal_sizes_are_balanced_and_the_table_has_its_schema(xgboost):
         discrimination_accuracy(real, generated[:, :3])
     with pytest.raises(ValueError, match="at least 5 real and 5 generated"):
         discrimination_accuracy(real[:3], generated)
+
+
+# ---- end to end -------------------------------------------------------------------------------
+def test_end_to_end_sphere_rgd(xgboost):
+    """Fit a small sphere RGD on the branching process (300 samples), pick a mixture of its
+    latents by the validation latents' likelihood, generate as many samples as the test set
+    holds and score them against it."""
+    X, _ = simulate_branching_diffusion(dim=50, depth=3, n_siblings=25, seed=0)
+    order = np.random.default_rng(0).permutation(len(X))
+    train, val, test = X[order[:250]], X[order[250:300]], X[order[300:]]
+    model = R.RiemannianDecoder(manifold="sphere", latent_dim=2, epochs=15, min_epochs=0,
+                                hidden=(16, 32), verbose=False, seed=0).fit(train, X_val=val)
+    mixture, table = select_mixture(model.latents_, model.val_latents_, model.manifold_,
+                                    components=(1, 2, 4), seed=0)
+    assert len(table) == 3 and np.isfinite(table["heldout_loglik"]).all()
+    generated = generate(model, mixture, n=len(test), seed=0, X_train=train)
+    assert generated.shape == test.shape and np.isfinite(generated).all()
+    mean, std = discrimination_accuracy(test, generated)
+    assert 0.0 <= mean <= 1.0 and math.isfinite(std)
+    table = generation_table({"RGD sphere": (test, generated)})
+    assert table.loc[0, "discrimination_accuracy_mean"] == pytest.approx(mean)
+    print(f"end-to-end discrimination accuracy {mean:.3f} ± {std:.3f}")
