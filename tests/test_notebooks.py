@@ -6,6 +6,7 @@ project is present, the notebooks run on it, as CI does.
 """
 import ast
 import os
+import re
 
 import nbformat
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 from conftest import ROOT, SHARED_DATA
 from rgdkit.experiments import paper
 from rgdkit.notebooks.runner import (RENDERED, collapse_progress, execute, notebooks_in, run_all,
-                                     shared_data_environment)
+                                     shared_data_environment, strip_machine_paths)
 
 
 def hmtdna_spec(reference):
@@ -116,6 +117,30 @@ def test_collapse_progress_joins_redraws_sent_as_separate_outputs():
     collapse_progress(nb)
     assert [(o["name"], o["text"]) for o in cell.outputs] == [
         ("stderr", "fit: 50%"), ("stdout", "seed 0\n"), ("stderr", "fit: 100%\n")]
+
+
+def test_strip_machine_paths_leaves_paths_relative_to_the_projects_folder(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x")]
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", name="stdout",
+                               text=f"data: using {tmp_path}/shared/data/a.npz (10 x 2)\n"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": f"'{tmp_path}/repo/x'"},
+                               execution_count=1)]
+    nb.metadata["papermill"] = {"input_path": "1_X.ipynb",
+                                "output_path": f"{tmp_path}/repo/results/executed/1_X.ipynb"}
+    strip_machine_paths(nb, tmp_path)
+    text = nbformat.writes(nb)
+    assert str(tmp_path) not in text
+    assert "data: using shared/data/a.npz (10 x 2)" in nb.cells[0].outputs[0]["text"]
+    assert nb.metadata["papermill"]["output_path"] == "1_X.ipynb"
+
+
+@pytest.mark.parametrize("notebook", notebooks_in(ROOT), ids=lambda p: p.name)
+def test_committed_notebook_names_no_machine_path(notebook):
+    paths = re.findall(r"(?<![\w.~])/(?:home|tmp|work|root|Users|mnt|scratch)/[^\s\"']*",
+                       notebook.read_text())
+    assert not paths, f"{notebook.name} names machine paths: {sorted(set(paths))[:3]}"
 
 
 def test_shared_data_environment_names_present_files_only(tmp_path):

@@ -164,8 +164,27 @@ def _tidy(running: Path, failed: Path) -> None:
         running.unlink()
 
 
+def strip_machine_paths(nb, folder: Path = ROOT.parent) -> None:
+    """Show paths under ``folder`` (the one that holds the project) relative to it in outputs and
+    in papermill's metadata: a committed notebook names ``shared/data/...``, not this machine's
+    directories."""
+    prefix = str(folder).rstrip("/") + "/"
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = output["text"].replace(prefix, "")
+            plain = output.get("data", {}).get("text/plain")
+            if isinstance(plain, str):
+                output["data"]["text/plain"] = plain.replace(prefix, "")
+    run = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if isinstance(run.get(key), str):
+            run[key] = Path(run[key]).name
+
+
 def _save(nb, path: Path) -> None:
     collapse_progress(nb)
+    strip_machine_paths(nb)
     write_atomically(path, lambda temporary: nbformat.write(nb, temporary))
 
 
