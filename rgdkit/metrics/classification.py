@@ -25,6 +25,7 @@ import torch
 
 import rgd_utils as R
 from rgdkit.data.hmtdna import first_letter_group, region_of
+from rgdkit.metrics.trees import resolve_haplogroup
 
 CLASSIFIERS = ("logistic", "xgboost")
 MIN_CLASS_SIZE = 20  # classes with fewer genomes are dropped from a target
@@ -90,9 +91,10 @@ def classification_targets(table, tree=None, min_class_size=MIN_CLASS_SIZE, dept
     - ``main_geo_loc``: the paper's Hub tables' sampling region, when the table has it;
     - ``depth_bin`` (with a PhyloTree ``tree``, the RSRS one for depth from the root of human
       mtDNA): the haplogroup's depth ``tree.level`` binned into ``depth_bins`` quantile bins
-      (fewer where ties merge bin edges), labelled ``"depth a-b"`` (``"depth a"`` for one depth). A name not in the tree is
-      looked up without its ``+...`` private-mutation suffixes (haplogrep writes
-      ``H1+16189``, one level below ``H1``; we use ``H1``'s depth); still unknown: left out.
+      (fewer where ties merge bin edges), labelled ``"depth a-b"`` (``"depth a"`` for one
+      depth). A name not in the tree is looked up without its ``+...`` private-mutation
+      suffixes (haplogrep writes ``H1+16189``, one level below ``H1``; we use ``H1``'s depth);
+      still unknown: left out.
 
     In every target, the unparseable label ``"?"`` and classes with fewer than
     ``min_class_size`` (default 20) labelled rows are left out: a handful of genomes gives no
@@ -136,15 +138,14 @@ def drop_rare_classes(labels, min_class_size=MIN_CLASS_SIZE):
 
 def haplogroup_depths(haplogroups, tree):
     """PhyloTree depth (``tree.level``) of each haplogroup, NaN where unknown; names not in the
-    tree are looked up without their trailing ``+...`` suffixes."""
-    return np.array([_depth(str(h), tree) for h in haplogroups], dtype=np.float64)
+    tree are looked up without their trailing ``+...`` suffixes
+    (:func:`rgdkit.metrics.trees.resolve_haplogroup`)."""
+    return np.array([_depth(h, tree) for h in haplogroups], dtype=np.float64)
 
 
 def _depth(name, tree):
-    name = name.strip()
-    while name not in tree.level and "+" in name:
-        name = name.rsplit("+", 1)[0]
-    return float(tree.level[name]) if name in tree.level else np.nan
+    node = resolve_haplogroup(name, tree)
+    return np.nan if node is None else float(tree.level[node])
 
 
 def _depth_bins(haplogroups, tree, n_bins):
