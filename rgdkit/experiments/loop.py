@@ -144,7 +144,8 @@ def summary_line(name, runs):
 def panel_title(prefix, record):
     """A figure panel's title for one fit: train Pearson and train MSE, and the epoch it diverged
     at, if it did (its panel then shows the best state before that)."""
-    title = f"{prefix}: r = {record['train_pearson']:.2f}, MSE = {record['train_mse']:.2f}"
+    # two lines: in a grid of small panels one line runs into the next panel's title
+    title = f"{prefix}\nr = {record['train_pearson']:.2f}, MSE = {record['train_mse']:.2f}"
     if record.get("diverged_at") is not None:
         title += f"\nDIVERGED at epoch {record['diverged_at']} (best state shown)"
     return title
