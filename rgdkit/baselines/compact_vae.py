@@ -106,30 +106,6 @@ class CompactVAE(PoincareVAE):
         return R.ambient_dim(self.manifold_, int(self.latent_dim))
 
     # ---- training: P-VAE's, with this model's failure count ------------------------------------
-    def _train(self, X, X_val):
-        self._params = list(self.net_.parameters())
-        self._opt = torch.optim.Adam(self._params, lr=self.lr, fused=True)
-        self._data = (X, X_val)
-        self.failures_ = {"nan_epochs": 0, self._count_name: 0}
-        try:
-            self._run_epochs(int(self.epochs), has_validation=X_val is not None,
-                             stop_from=self.kl_warmup, patience=self.patience, keep_initial=True,
-                             description=self._describe())
-        finally:
-            del self._opt, self._data, self._params
-            self.failures_["nan_epochs"] += getattr(self, "diverged_at_", None) is not None
-
-    def _run_epoch(self, epoch):
-        X, X_val = self._data
-        beta = min(1.0, (epoch + 1) / (self.kl_warmup + 1))
-        train_loss, kl, count = self._train_epoch(X, self._opt, beta)
-        val_loss = None
-        if X_val is not None and math.isfinite(train_loss):
-            log_w, val_count = self._evaluate(X_val, 1)
-            val_loss, count = -float(log_w.mean()), count + val_count
-        self.failures_[self._count_name] += count
-        return train_loss, val_loss, {"train_kl": kl, self._count_name: count}
-
     def _log_likelihood(self, x, z):
         """log p(x | z) (S, B) of the Gaussian likelihood for samples z (S, B, n)."""
         out = self.decoder_(z.to(R.DECODER_DTYPE))

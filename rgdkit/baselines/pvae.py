@@ -353,6 +353,7 @@ class PoincareVAE(LatentEstimator):
     """
 
     _estimator_name = "P-VAE"
+    _count_name = "boundary_projections"  # the sampler's failure count in failures_ and history_
 
     def __init__(self, latent_dim=2, curvature=1.2, hidden=(16, 32, 64, 128, 256), epochs=1000,
                  batch_size=128, lr=1e-3, seed=0, device=None, patience=50, verbose=True,
@@ -476,7 +477,7 @@ class PoincareVAE(LatentEstimator):
         self._params = list(self.net_.parameters())
         self._opt = torch.optim.Adam(self._params, lr=self.lr, fused=True)
         self._data = (X, X_val)
-        self.failures_ = {"nan_epochs": 0, "boundary_projections": 0}
+        self.failures_ = {"nan_epochs": 0, self._count_name: 0}
         try:
             self._run_epochs(int(self.epochs), has_validation=X_val is not None,
                              stop_from=self.kl_warmup, patience=self.patience, keep_initial=True,
@@ -493,8 +494,8 @@ class PoincareVAE(LatentEstimator):
         if X_val is not None and math.isfinite(train_loss):
             log_w, val_hits = self._evaluate(X_val, 1)
             val_loss, hits = -float(log_w.mean()), hits + val_hits
-        self.failures_["boundary_projections"] += hits
-        return train_loss, val_loss, {"train_kl": kl, "boundary_projections": hits}
+        self.failures_[self._count_name] += hits
+        return train_loss, val_loss, {"train_kl": kl, self._count_name: hits}
 
     def _train_epoch(self, X, opt, beta=1.0):
         """One pass over shuffled minibatches: (mean -ELBO, mean KL term, boundary projections).
