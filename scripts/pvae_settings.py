@@ -52,8 +52,8 @@ def main(argv=None) -> int:
     records = []
     for name in args.variants:
         for seed in args.seeds:
-            record, *_ = E.fit_pvae(X, split, lambda idx: M.tree_distances(labels[idx]), seed,
-                                    **{**BASE, **VARIANTS[name]})
+            record, *_ = E.fit_vae(X, split, lambda idx: M.tree_distances(labels[idx]), seed,
+                                   estimator="pvae", **{**BASE, **VARIANTS[name]})
             records.append({"setting": name, **{k: record[k] for k in METRICS + FAILURES}})
             print(f"{name}, seed {seed}: train r={record['train_pearson']:.3f} "
                   f"test r={record['test_pearson']:.3f} ({record['epochs_run']} epochs)", flush=True)

@@ -95,20 +95,27 @@ def test_fit_rgd_record():
     assert record["train_pearson"] > 0.3  # the tree shows through after 40 epochs
 
 
-def test_fit_pvae_record_has_the_rgd_metrics_and_the_failure_counts():
+@pytest.mark.parametrize("estimator, params, count", [
+    ("pvae", {}, "boundary_projections"),
+    ("svae", {}, "rejection_fallbacks"),
+    ("deltavae", {"manifold": "torus"}, "cut_locus_clamps")])
+def test_fit_vae_record_has_the_rgd_metrics_and_the_failure_counts(estimator, params, count):
     X, labels = branching.simulate_branching_diffusion(depth=3, n_siblings=20, seed=0)
     split = splits.split_indices(len(X), seed=0)
     ref = lambda idx: M.tree_distances(labels[idx])
-    record, model, Z_train, Z_test = E.fit_pvae(X, split, ref, seed=0, epochs=5, kl_warmup=2,
-                                                verbose=False)
+    record, model, Z_train, Z_test = E.fit_vae(X, split, ref, seed=0, estimator=estimator, epochs=5,
+                                               kl_warmup=2, verbose=False, **params)
     assert set(T.METRICS) <= set(record) and record["epochs_run"] <= 5
-    assert Z_train.shape == (len(split[0]), 2) and Z_test.shape == (len(split[2]), 2)
-    radius = 1 / np.sqrt(model.curvature)
-    assert np.linalg.norm(np.asarray(Z_test), axis=1).max() < radius
+    assert len(Z_train) == len(split[0]) and len(Z_test) == len(split[2])
+    assert np.allclose(model.manifold_.check_point_on_manifold(torch.as_tensor(Z_test)), True)
     mse = np.square(X[split[2]] - model.inverse_transform(Z_test)).mean()
     assert record["test_mse"] == pytest.approx(mse, rel=1e-6)
-    assert record["nan_epochs"] == 0 and record["diverged_at"] is None
-    assert record["boundary_projections"] >= 0
+    assert record["nan_epochs"] == 0 and record["diverged_at"] is None and record[count] >= 0
+
+
+def test_fit_vae_names_the_known_estimators_for_an_unknown_one():
+    with pytest.raises(ValueError, match="unknown VAE estimator 'vae'.*pvae, svae, deltavae"):
+        E.fit_vae(np.zeros((10, 2)), splits.split_indices(10, seed=0), None, 0, estimator="vae")
 
 
 class ChartDecoder(torch.nn.Module):

@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import geoopt
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from matplotlib.collections import LineCollection, PathCollection
@@ -418,4 +419,19 @@ def test_frequency_histogram_marks_the_cut_in_its_legend():
     fig, ax = plt.subplots()
     figures.plot_frequency_histogram(ax, [0.0001, 0.0002, 0.01, 0.5], cut=0.0005)
     assert ax.get_legend().get_texts()[0].get_text() == "cut 0.0005: 2 kept, 2 dropped"
+    plt.close(fig)
+
+
+def test_accuracy_bars_mark_the_paper_and_chance_in_the_legend():
+    table = pd.DataFrame({"model": ["S²", "S-VAE sphere", "ours only"],
+                          "acc_mean": [0.6, 0.7, 0.9], "acc_std": [0.05, 0.02, 0.01]})
+    fig, ax = plt.subplots()
+    figures.plot_accuracy_bars(ax, table, "acc", "accuracy", reference={"S²": 0.58, "S-VAE sphere": 0.5},
+                               chance=0.5)
+    assert [t.get_text() for t in ax.get_yticklabels()] == table["model"].tolist()
+    assert [b.get_width() for b in ax.patches] == pytest.approx([0.6, 0.7, 0.9])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(legend) == ["chance (0.5)", "ours, mean ± std over folds", "paper"]
+    diamonds = ax.collections[-1].get_offsets()
+    assert diamonds.tolist() == [[0.58, 0.0], [0.5, 1.0]]
     plt.close(fig)

@@ -9,7 +9,9 @@ from scipy import stats
 from sklearn.mixture import GaussianMixture
 
 import rgd_utils as R
+from rgdkit.baselines.deltavae import DiffusionVAE
 from rgdkit.baselines.pvae import PoincareVAE
+from rgdkit.baselines.svae import SphericalVAE
 from rgdkit.data.branching import simulate_branching_diffusion
 from rgdkit.generation import (ManifoldMixture, discrimination_accuracy, generate,
                                generation_table, likelihood_std, pvae_prior_sampler,
@@ -331,6 +333,24 @@ def test_generate_from_the_pvae_prior():
     np.testing.assert_allclose(residual.std(0), 1.0, rtol=0.08)
 
 
+@pytest.mark.parametrize("make", [lambda: SphericalVAE(latent_dim=2),
+                                  lambda: DiffusionVAE(manifold="torus", latent_dim=2)],
+                         ids=["S-VAE sphere", "ΔVAE torus"])
+def test_compact_vae_prior_is_uniform_and_generates(make):
+    X = np.random.default_rng(0).normal(size=(120, 5))
+    model = make().set_params(epochs=2, hidden=(8, 8), verbose=False).fit(X)
+    Z = model.sample_prior(20000, seed=3)
+    np.testing.assert_array_equal(Z, model.sample_prior(20000, seed=3))
+    R.check_on_manifold(torch.as_tensor(Z), model.manifold_)
+    # uniform on a sphere or circle: every coordinate averages to 0 (std of the mean < 0.007)
+    assert np.abs(Z.mean(0)).max() < 0.03
+    if Z.shape[1] == 4:  # torus: the two angles are independent
+        angles = np.arctan2(Z[:, 1::2], Z[:, ::2])
+        assert abs(stats.pearsonr(angles[:, 0], angles[:, 1])[0]) < 0.03
+    generated = generate(model, n=300, seed=1, prior_sampler=model.sample_prior)
+    assert generated.shape == (300, 5) and np.isfinite(generated).all()
+
+
 # ---- discrimination ---------------------------------------------------------------------------
 def test_same_distribution_is_near_chance(xgboost):
     """Under the null each of the 2m held-out predictions is right with probability 1/2, so the
@@ -389,3 +409,23 @@ def test_end_to_end_sphere_rgd(xgboost):
     table = generation_table({"RGD sphere": (test, generated)})
     assert table.loc[0, "discrimination_accuracy_mean"] == pytest.approx(mean)
     print(f"end-to-end discrimination accuracy {mean:.3f} ± {std:.3f}")
+
+
+def test_discrimination_study_samples_each_model_from_its_own_source(xgboost):
+    from rgdkit.experiments.generation_study import discrimination_study, latent_source
+
+    X, _ = simulate_branching_diffusion(dim=20, depth=3, n_siblings=25, seed=0)
+    train, val, test = X[:250], X[250:300], X[300:]
+    rgd = R.RiemannianDecoder(manifold="sphere", latent_dim=2, epochs=5, min_epochs=0,
+                              hidden=(16,), verbose=False, seed=0).fit(train, X_val=val)
+    svae = SphericalVAE(epochs=2, hidden=(8,), verbose=False).fit(train)
+    pvae = PoincareVAE(epochs=2, hidden=(8,), verbose=False).fit(train)
+    table = discrimination_study({"RGD": rgd, "S-VAE": svae, "P-VAE": pvae}, test, train)
+    assert table["model"].tolist() == ["RGD", "S-VAE", "P-VAE"]
+    assert table["latents"].tolist()[1:] == ["uniform prior", "wrapped normal prior"]
+    assert table["latents"][0].startswith("mixture of ")
+    assert table["discrimination_accuracy_mean"].between(0, 1).all()
+    no_val = R.RiemannianDecoder(manifold="sphere", epochs=2, min_epochs=0, hidden=(8,),
+                                 verbose=False).fit(train)
+    with pytest.raises(ValueError, match="no validation latents.*X_val="):
+        latent_source(no_val)

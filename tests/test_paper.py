@@ -13,11 +13,18 @@ def test_table2_baselines_are_trained_without_noise_and_h2_rows_with_theirs():
     for sigma in (0.1, 0.5, 1.0, 2.0):
         assert rows[f"H² σ={sigma}"] == {"manifold": "lorentz", "curvature": 5.0, "noise_std": sigma}
     assert rows["P-VAE B² c=1.2"]["curvature"] == 1.2
+    assert list(paper.table("branching_table2").models("pvae")) == ["P-VAE B² c=1.2"]
+    assert "P-VAE B² c=1.2" not in paper.table("branching_table2").models("rgd")
 
 
 def test_table1_models_use_no_noise_and_table3_uses_bce():
     table1 = paper.table("cellcycle_table1")
-    assert table1.training["noise_std"] == 0.0 and table1.labels() == ["S²", "torus", "R²", "R³"]
+    assert table1.training["noise_std"] == 0.0
+    assert list(table1.models("rgd")) == ["S²", "torus", "R²", "R³"]
+    vaes = {"S-VAE sphere": ("svae", None), "ΔVAE sphere": ("deltavae", "sphere"),
+            "ΔVAE torus": ("deltavae", "torus")}
+    assert {label: (s["estimator"], s.get("manifold")) for label, s in table1.models().items()
+            if label not in table1.models("rgd")} == vaes
     for reference in ("rsrs", "rcrs"):
         table3 = paper.HMTDNA_TABLE3[reference]
         assert table3.training["loss"] == "bce" and len(table3.seeds) == 3

@@ -92,7 +92,23 @@ class CompactVAE(PoincareVAE):
         """Decoder means (N x D) of latents ``Z`` (N x n points of ``manifold_``)."""
         return super().inverse_transform(Z)
 
+    def sample_prior(self, n, seed=0):
+        """``n`` latents (n x ambient, float64) from the uniform prior: each factor (the sphere, or
+        each circle of a torus) a standard normal vector divided by its norm, which is uniform on
+        it. Drawn with a generator of its own seeded with ``seed``; use as
+        ``rgdkit.generation.generate(model, prior_sampler=model.sample_prior)``."""
+        if not hasattr(self, "manifold_"):
+            raise ValueError(f"{type(self).__name__} is not fitted: call fit first")
+        generator = torch.Generator().manual_seed(R.check_integer(seed, "seed", minimum=0))
+        raw = torch.randn(R.check_integer(n, "n"), self._ambient_dim(), generator=generator,
+                          dtype=LATENT_DTYPE)
+        return unit_vectors(raw, self._n_factors()).numpy()
+
     # ---- what a subclass provides -------------------------------------------------------------
+    def _n_factors(self):
+        """Number of unit-norm blocks of a latent: 1 on a sphere, one per circle on a torus."""
+        return 1
+
     def _make_manifold(self):
         raise NotImplementedError
 

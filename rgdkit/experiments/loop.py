@@ -55,13 +55,24 @@ def fit_rgd(X, split, reference, seed, max_points=3000, scored=None, **params):
     return _fit_and_score(model, X, split, reference, seed, max_points, scored)
 
 
-def fit_pvae(X, split, reference, seed, max_points=3000, scored=None, **params):
-    """Fit one Poincaré VAE (:class:`rgdkit.baselines.pvae.PoincareVAE`) on the same split and metrics as
-    :func:`fit_rgd`. Held-out samples are embedded by the encoder (posterior means). The record
-    also carries the numerical failures: ``nan_epochs``, ``boundary_projections``, ``diverged_at``."""
-    from rgdkit.baselines.pvae import PoincareVAE  # the baseline is optional for RGD users
+# the VAE baselines by the name their paper rows give in ``estimator``: (module, class)
+VAE_ESTIMATORS = {"pvae": ("rgdkit.baselines.pvae", "PoincareVAE"),
+                  "svae": ("rgdkit.baselines.svae", "SphericalVAE"),
+                  "deltavae": ("rgdkit.baselines.deltavae", "DiffusionVAE")}
 
-    model = PoincareVAE(seed=seed, **params)
+
+def fit_vae(X, split, reference, seed, estimator="pvae", max_points=3000, scored=None, **params):
+    """Fit one VAE baseline (``estimator``: "pvae" the Poincaré VAE, "svae" the S-VAE, "deltavae"
+    the ΔVAE; :data:`VAE_ESTIMATORS`) on the same split and metrics as :func:`fit_rgd`. Held-out
+    samples are embedded by the encoder. The record also carries the numerical failures of the
+    fit (``model.failures_``: ``nan_epochs`` and the sampler's own count, e.g.
+    ``boundary_projections``) and ``diverged_at``."""
+    import importlib  # the baselines are optional for RGD users
+
+    if estimator not in VAE_ESTIMATORS:
+        raise ValueError(f"unknown VAE estimator {estimator!r}; known: {', '.join(VAE_ESTIMATORS)}")
+    module, name = VAE_ESTIMATORS[estimator]
+    model = getattr(importlib.import_module(module), name)(seed=seed, **params)
     record, *fitted = _fit_and_score(model, X, split, reference, seed, max_points, scored)
     record.update(**model.failures_)  # diverged_at is in every record already
     return (record, *fitted)

@@ -405,6 +405,31 @@ def plot_frequency_histogram(ax, frequencies, cut, bins=60):
     return ax
 
 
+def plot_accuracy_bars(ax, table, value, label, reference=None, reference_label="paper",
+                       chance=None):
+    """Horizontal bars of ``table[value + "_mean"]`` ± ``table[value + "_std"]``, one per row of
+    ``table`` (labelled by its ``model`` column), the axis labelled ``label``. ``reference``
+    ({model: number}) marks published values as black diamonds, ``chance`` draws a dashed
+    vertical line; each has a legend entry."""
+    frame = table.reset_index(drop=True)
+    y = np.arange(len(frame))
+    ax.barh(y, frame[f"{value}_mean"], xerr=frame[f"{value}_std"], color="0.7", capsize=3,
+            label="ours, mean ± std over folds")
+    ax.set_yticks(y, frame["model"])
+    ax.invert_yaxis()
+    if reference:
+        known = [(i, reference[m]) for i, m in enumerate(frame["model"]) if m in reference]
+        if known:
+            ax.scatter([v for _, v in known], [i for i, _ in known], marker="D", color="k",
+                       zorder=3, label=reference_label)
+    if chance is not None:
+        ax.axvline(chance, color="tab:red", linestyle="--", label=f"chance ({chance:g})")
+    ax.set(xlabel=label, xlim=(0, 1.02))
+    # below the axis: bars reach across the whole width
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
+    return ax
+
+
 def plot_grid_heatmap(ax, table, value_label, fmt=".2f", cmap="viridis"):
     """A (rows x columns) table of numbers, e.g. train Pearson over curvature x σ, as an annotated
     seaborn heatmap with a labelled colour bar."""
