@@ -435,3 +435,18 @@ def test_accuracy_bars_mark_the_paper_and_chance_in_the_legend():
     diamonds = ax.collections[-1].get_offsets()
     assert diamonds.tolist() == [[0.58, 0.0], [0.5, 1.0]]
     plt.close(fig)
+
+
+def test_tree_drawing_has_a_branch_per_node_and_a_legend_per_category():
+    from skbio import TreeNode
+
+    tree = TreeNode.read(["((a:1,b:2):1,(c:1,d:1):0.5);"])
+    fig, ax = plt.subplots()
+    figures.plot_tree(ax, tree, {"a": "L", "b": "L", "c": "M", "d": "N"}, title="NJ")
+    segments = ax.collections[0].get_segments()
+    # 6 horizontal branches (every node but the root) and 3 vertical joins (internal nodes)
+    assert len(segments) == 9
+    tips = ax.collections[1].get_offsets()
+    assert sorted(tips[:, 0].tolist()) == [1.5, 1.5, 2.0, 3.0]  # path lengths from the root
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["L", "M", "N"]
+    plt.close(fig)

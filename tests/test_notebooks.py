@@ -221,6 +221,16 @@ def test_rendered_notebook_has_its_sources_code_but_for_the_parameters(name):
         assert f"{key} = {value!r}".replace("'", '"') in injected[0]
 
 
+@pytest.mark.parametrize("name", sorted(RENDERED))
+def test_rendered_notebook_outputs_were_made_with_its_own_parameters(name):
+    _, parameters = RENDERED[name]
+    outputs = "".join(output.get("text", "") for cell in nbformat.read(ROOT / name, as_version=4).cells
+                      for output in cell.get("outputs", []))
+    if "REFERENCE" in parameters:  # the header names the reference the run used
+        stated = set(re.findall(r"\| reference: (\w+) \|", outputs))
+        assert stated <= {parameters["REFERENCE"].upper()}, f"{name}'s outputs say reference {stated}"
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_notebook_runs_in_fast_profile_and_saves_results(name, tmp_path, monkeypatch):

@@ -27,8 +27,9 @@ def pairwise_distances(Z, manifold, chunk_size=2048):
     rows = [_distance_block(Z[i:i + chunk_size], Z, manifold)
             for i in range(0, len(Z), chunk_size)]
     D = torch.cat(rows).double()
-    if not R._is_builtin(manifold):
-        D.fill_diagonal_(0.0)  # geoopt's clamping leaves ~1e-4 on the diagonal
+    # a point's distance to itself is 0; rounding in the inner products (arccos, arccosh near 1
+    # turn ~1e-16 into ~1e-8) and geoopt's clamping (~1e-4) would leave it slightly positive
+    D.fill_diagonal_(0.0)
     return D.numpy()
 
 

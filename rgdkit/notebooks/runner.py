@@ -147,12 +147,16 @@ def execute(notebook: Path, output: Path, profile: str, timeout: int | None = No
 
 
 def render(notebook: Path) -> Path:
-    """Rewrite a rendered notebook (see ``RENDERED``) from its source without running it."""
+    """Rewrite a rendered notebook (see ``RENDERED``) from its source without running it, and
+    without the source's outputs (run it to fill its own)."""
     source, parameters = source_and_parameters(notebook, "fast")
     parameters.pop("PROFILE")
     nb = papermill.execute_notebook(source, None, parameters=parameters, prepare_only=True,
                                     language="python",
                                     kernel_name="python3", progress_bar=False)
+    for cell in nb.cells:  # the source's outputs were made with the source's parameters
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     _save(nb, notebook)
     return notebook
 

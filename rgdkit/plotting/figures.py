@@ -430,6 +430,34 @@ def plot_accuracy_bars(ax, table, value, label, reference=None, reference_label=
     return ax
 
 
+def plot_tree(ax, tree, tip_labels, title=None, legend=True):
+    """A rectangular drawing of a scikit-bio ``tree`` (:func:`rgdkit.metrics.trees.tree_layout`),
+    branch lengths along x; each tip's leaf drawn as a dot coloured by its category in
+    ``tip_labels`` ({tip name: label}), with one legend entry per category beside the axes."""
+    from rgdkit.metrics.trees import tree_layout
+
+    tips, x, y = tree_layout(tree)
+    segments = []
+    for node in tree.preorder():
+        if node.parent is not None:
+            segments.append([(x[node.parent], y[node]), (x[node], y[node])])
+        if node.children:
+            ys = [y[child] for child in node.children]
+            segments.append([(x[node], min(ys)), (x[node], max(ys))])
+    ax.add_collection(LineCollection(segments, colors="0.35", linewidths=0.5))
+    leaves = {node.name: node for node in tree.tips()}
+    points = np.array([[x[leaves[name]], y[leaves[name]]] for name in tips])
+    labels = np.array([str(tip_labels[name]) for name in tips])
+    colors, handles = _category_colors(labels, len(points))
+    ax.scatter(*points.T, c=colors, s=6, zorder=3)
+    ax.set(xlabel="path length from the root", yticks=[], title=title)
+    ax.autoscale_view()
+    if legend:
+        ax.legend(handles=handles, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5),
+                  frameon=False)
+    return ax
+
+
 def plot_grid_heatmap(ax, table, value_label, fmt=".2f", cmap="viridis"):
     """A (rows x columns) table of numbers, e.g. train Pearson over curvature x σ, as an annotated
     seaborn heatmap with a labelled colour bar."""
