@@ -22,6 +22,7 @@ import geoopt
 import numpy as np
 import pandas as pd
 import torch
+from tqdm import tqdm  # text bars, as in rgd_utils
 
 import rgd_utils as R
 from rgdkit.data.hmtdna import first_letter_group, region_of
@@ -248,19 +249,22 @@ def _make_classifier(name, seed):
 # --------------------------------------------------------------------------------------------
 # Table
 # --------------------------------------------------------------------------------------------
-def classification_table(latents, targets, classifiers=CLASSIFIERS, folds=5, seed=0):
+def classification_table(latents, targets, classifiers=CLASSIFIERS, folds=5, seed=0,
+                         verbose=True):
     """Cross-validated accuracy for every model, target and classifier, as a DataFrame with the
     columns ``model, target, classifier, accuracy_mean, accuracy_std``.
 
     ``latents`` maps a model name to ``(Z, manifold)`` (features from :func:`latent_features`);
     ``targets`` maps a target name to labels aligned with the rows of every ``Z`` (e.g. from
     :func:`classification_targets`). Rows whose label is missing (None/NaN) are dropped for that
-    target only.
+    target only. ``verbose`` shows a progress bar over the (model, target, classifier) fits.
     """
     unknown = [c for c in classifiers if c not in CLASSIFIERS]
     if unknown:
         raise ValueError(f"unknown classifiers {unknown}; use some of {CLASSIFIERS}")
     rows = []
+    bar = tqdm(total=len(latents) * len(targets) * len(classifiers), desc="classifiers",
+               **({} if verbose else {"disable": True}))  # unset keeps TQDM_DISABLE working
     for model, (Z, manifold) in latents.items():
         X = latent_features(Z, manifold)
         for target_name, labels in targets.items():
@@ -272,4 +276,6 @@ def classification_table(latents, targets, classifiers=CLASSIFIERS, folds=5, see
             for classifier in classifiers:
                 accuracy = cross_validated_accuracy(X[keep], y[keep], classifier, folds, seed)
                 rows.append([model, target_name, classifier, accuracy.mean, accuracy.std])
+                bar.update()
+    bar.close()
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
