@@ -14,33 +14,17 @@ assumes every fit costs what this one does; σ changes the epoch count, so it is
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import time
 
-import numpy as np
 import torch
 
 import rgd_utils as R
 from rgdkit.data import hmtdna
 from rgdkit.data.splits import split_indices
 from rgdkit.experiments import paper
-from rgdkit.notebooks.runner import DEFAULT_SHARED_DATA, shared_data_environment
 
 FITS_PER_NOTEBOOK = 3 * 3 + 6  # Table 3: 3 rows x 3 seeds; the σ sweep: 6 values, seed 0
-
-
-def genbank_matrix(reference, samples):
-    """The notebook's data: Quality >= 0.9, a seeded sample, variants at frequency >= 0.0005."""
-    for variable, value in shared_data_environment(DEFAULT_SHARED_DATA).items():
-        os.environ.setdefault(variable, value)
-    trees = hmtdna.load_phylotrees()
-    table, description = hmtdna.load_hmtdna_table(
-        reference, trees, os.environ.get("RGD_HMTDNA_SOURCE", "auto"),
-        os.environ.get("RGD_HMTDNA_SOURCE_REFERENCE"), 20000)
-    kept = hmtdna.sample_genomes(hmtdna.filter_quality(table, 0.9), samples, seed=0)
-    X, _, _ = hmtdna.one_hot_variants(kept, 0.0005)
-    return X.astype(np.float32), description
 
 
 def main(argv=None):
@@ -53,7 +37,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    X, description = genbank_matrix(args.reference, args.samples)
+    X, _, description = hmtdna.genbank_sample(args.reference, args.samples)
     train, val, test = split_indices(len(X), seed=0)
     print(f"data: {description}; {X.shape[0]} genomes x {X.shape[1]} variants; "
           f"train {len(train)}, test {len(test)}; {args.threads} thread(s)")

@@ -1,7 +1,9 @@
 """The GenBank hmtDNA table as a source: the generic variant-table reader, re-expression counts,
-seeded sampling of genomes, and country -> continent labels."""
+seeded sampling of genomes, the notebooks' CPU data (genbank_sample), and country -> continent
+labels."""
 import gzip
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -194,3 +196,22 @@ def test_add_continent_column(genbank, capsys):
     assert "Atlantis" in capsys.readouterr().out
     with pytest.raises(KeyError, match="Country"):
         geography.add_continent(pd.DataFrame({"Haplogroup": ["H"]}))
+
+
+def test_genbank_sample_is_the_notebooks_cpu_data(tmp_path, monkeypatch):
+    from rgdkit.notebooks.runner import DEFAULT_SHARED_DATA, shared_data_environment
+
+    # the loader fills these in; set here, they are restored after the test
+    for variable, value in shared_data_environment(DEFAULT_SHARED_DATA).items():
+        monkeypatch.setenv(variable, value)
+    table = pd.DataFrame({"SampleID": [f"S{i}" for i in range(40)], "Haplogroup": "H1",
+                          "Quality": [0.95] * 30 + [0.5] * 10, "Country": "", "Region": "",
+                          "Input_Sample": ["263G 16311C" if i % 2 else "263G 750G"
+                                           for i in range(40)]})
+    monkeypatch.setenv("RGD_HMTDNA_SOURCE", str(write_gzip_tsv(table, tmp_path / "t.tsv.gz")))
+    monkeypatch.setenv("RGD_HMTDNA_SOURCE_REFERENCE", "rcrs")
+    X, kept, description = hmtdna.genbank_sample("rcrs", 20)
+    assert X.dtype == np.float32 and X.shape == (20, 3)
+    assert len(kept) == 20 and (kept["Quality"] >= 0.9).all() and str(tmp_path) in description
+    # columns in genome order: 263G in every genome, then 750G or 16311C
+    assert X[:, 0].all() and (X[:, 1] + X[:, 2] == 1).all()

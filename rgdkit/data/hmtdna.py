@@ -18,6 +18,7 @@ The pipeline the RSRS and rCRS notebooks share:
 """
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import zlib
@@ -211,6 +212,29 @@ def sample_genomes(table: pd.DataFrame, n: int | None, seed: int = 0) -> pd.Data
     sample.attrs["sample"] = {"n": n, "of": len(table), "seed": seed}
     print(f"data: a random sample of {n} of {len(table)} genomes (seed {seed})")
     return sample
+
+
+def genbank_sample(reference="rsrs", samples=CPU_SAMPLE_SIZE, min_quality=0.9,
+                   min_frequency=0.0005):
+    """The hmtDNA notebooks' data as a CPU run sees it: the table they read
+    (``RGD_HMTDNA_SOURCE``, default the GenBank table in ``../shared/data/hmtdna/``), genomes of
+    Quality >= ``min_quality``, a sample of ``samples`` of them drawn with seed 0
+    (:func:`sample_genomes`), and their variants at frequency >= ``min_frequency``.
+
+    Returns ``(X, kept, description)``: ``X`` float32 (genomes x variants), ``kept`` the sampled
+    rows of the table (their ``Haplogroup`` labels the rows of ``X``), and the table's description.
+    """
+    # the runner knows where the shared data lie; it imports papermill, so only on use
+    from rgdkit.notebooks.runner import DEFAULT_SHARED_DATA, shared_data_environment
+
+    for variable, value in shared_data_environment(DEFAULT_SHARED_DATA).items():
+        os.environ.setdefault(variable, value)
+    table, description = load_hmtdna_table(
+        reference, load_phylotrees(), os.environ.get("RGD_HMTDNA_SOURCE", "auto"),
+        os.environ.get("RGD_HMTDNA_SOURCE_REFERENCE"), 20000)
+    kept = sample_genomes(filter_quality(table, min_quality), samples, seed=0)
+    X, _, _ = one_hot_variants(kept, min_frequency)
+    return X.astype(np.float32), kept, description
 
 
 def one_hot_variants(table: pd.DataFrame, min_frequency: float = 0.0005, sparse: bool = False):

@@ -1,0 +1,481 @@
+"""Our hmtDNA training against the authors' training loop, one difference at a time (issue #18).
+
+Trains H² (Lorentz k = 5, σ = 0.5, BCE, batch 2048) on the same seeded sample of GenBank genomes
+(the notebooks' CPU data: Quality >= 0.9, variants at frequency >= 0.0005, split 82/9/9 with
+seed 0) by
+
+- ``ours``: :class:`rgd_utils.RiemannianDecoder` with the paper profile's hmtDNA settings
+  (``rgdkit.experiments.paper.HMTDNA_TRAINING``);
+- ``authors``: :func:`train_authors`, our re-implementation of the authors' ``train_rgd``
+  (``_train.py``) as their ``3.1) hmtDNA-RSRS.ipynb`` calls it, with their model (SiLU decoder in
+  float64, latents from ``init_samples``);
+- one variant per difference: ours with that one setting switched to the authors' choice
+  (:class:`SwitchedDecoder`, a field of :class:`Switches`), and ``all_switches``, ours with
+  every switch on: if it lands where ``authors`` does, the list below is complete.
+
+The differences found in the authors' code (``git show HEAD:_train.py`` and the notebook):
+
+===================  ==================================  =========================================
+switch               ours                                authors (where)
+===================  ==================================  =========================================
+activation           ELU                                 SiLU (notebook, ``RGD``)
+decoder_dtype        float32 decoder and data            float64 (notebook:
+                                                         ``torch.set_default_dtype(torch.float64)``)
+weight_decay         AdamW, decoupled 1e-3               Adam ``weight_decay=1e-3``: L2 coupled into
+                                                         the gradient (``train_rgd``)
+loss_reduction       mean over features and samples      sum over both (``train_rgd``)
+latent_init          exp_o of N(0, 1e-3² I) tangent      ``projx(1e-3 N(0, I) - origin)`` in
+                                                         ambient coordinates (``init_samples``)
+noise_gradient       exp_z(ε) with ε drawn without       ``retr(z, egrad2rgrad(z, σ n))`` with
+                     gradient                            autograd through both (``add_noise``); the
+                                                         same noise, another gradient
+stabilize            none                                RiemannianAdam ``stabilize=5`` (projx of
+                                                         the latents every 5 steps)
+noisy_validation     validation loss without noise       validation latents noised too
+authors_snapshot     best state scored before the        saved after the epoch's latent step;
+                     epoch's latent step; stop after     stops after 85 epochs without
+                     86 epochs without improvement       improvement (``patience_counter >= 85``)
+===================  ==================================  =========================================
+
+The same in both (checked, so no variant): RiemannianAdam betas (0.5, 0.7) and one latent step per
+epoch on gradients accumulated over it; Adam betas (0.9, 0.995), learning rates 0.1 and 2e-3;
+CosineAnnealingWarmRestarts T_0 = 40 for every optimiser; the decoder widths; no prior on H² (the
+‖z‖ prior and its weight schedule only run with ``use_prior=True``, which the notebook sets for R²
+alone); the best state by validation loss from epoch 150 (``start_saving=150`` in the notebook,
+not ``train_rgd``'s default of 100), not the final one. Their ``retr`` is ``expmap`` on geoopt
+0.5.1's Lorentz model; their geoopt fork (yhsure/geoopt, a submodule) could not be read.
+
+Measures per fit, on the training split: Spearman and Pearson of latent geodesic distances
+against Hamming distances (at most 5,000 genomes, as the paper profile), and the cross-validated
+accuracy of a random forest (300 trees, 5 stratified folds) predicting the haplogroup's first
+letter from the Poincaré coordinates, over the groups with at least 20 genomes.
+
+    python scripts/hmtdna_protocol.py [--samples 8000] [--seeds 0 1 2] [--epochs 400]
+                                      [--variants ours authors ...] [--threads 1]
+
+Writes ``hmtdna_protocol_differences.csv`` (mean and std over seeds per protocol), the per-fit
+records ``hmtdna_protocol_fits.csv`` (after every fit, so a long run leaves what it finished) and
+``hmtdna_protocol_disks.png``/``.pdf`` (ours and the authors' loop, first seed) under
+``results/`` (``RGD_RESULTS_DIR``); with the full settings (the defaults) the table and figure go
+to ``results/paper/`` too.
+"""
+# no ``from __future__ import annotations``: the tests load this file without registering it as a
+# module, and dataclasses then cannot resolve string annotations
+import argparse
+import dataclasses
+import math
+import sys
+import time
+from collections import namedtuple
+from functools import partial
+
+import geoopt
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
+from tqdm import tqdm
+
+import rgd_utils as R
+import rgdkit.metrics as M
+from rgdkit.data import hmtdna
+from rgdkit.data.splits import split_indices
+from rgdkit.experiments import loop as E
+from rgdkit.experiments import paper
+from rgdkit.experiments import tables as T
+from rgdkit.files.results import results_dir, save_table
+from rgdkit.metrics.classification import drop_rare_classes, latent_features
+from rgdkit.plotting import figures as FIG
+from rgdkit.training.base import progress_options
+
+TABLE = "hmtdna_protocol_differences"
+FITS = "hmtdna_protocol_fits"
+FIGURE = "hmtdna_protocol_disks"
+MEASURES = ("spearman", "pearson", "first_letter_accuracy")
+COLUMNS = ["n_seeds"] + [f"{m}_{s}" for m in MEASURES for s in ("mean", "std")]
+FULL = dict(samples=hmtdna.CPU_SAMPLE_SIZE, seeds=[0, 1, 2], epochs=400)  # the issue's table
+MAX_POINTS = 5000  # genomes per distance correlation: the paper profile's (and the authors') cap
+FOREST_TREES, FOLDS, MIN_CLASS_SIZE = 300, 5, 20
+
+# ours: the paper profile's hmtDNA row H² σ=0.5
+OURS = dict(manifold="lorentz", curvature=paper.HYPERBOLIC_K, noise_std=0.5,
+            **paper.HMTDNA_TRAINING)
+# the authors': their notebook's call of train_rgd, and the _train.py defaults it keeps
+AUTHORS = dict(curvature=5.0, noise_std=0.5, hidden=(16, 32, 64, 128, 256), batch_size=2048,
+               lr_latent=0.1, lr_decoder=2e-3, betas_latent=(0.5, 0.7), betas_decoder=(0.9, 0.995),
+               weight_decay=1e-3, stabilize=5, restart_period=40, patience=85, start_saving=150,
+               init_std=1e-3)
+
+Fit = namedtuple("Fit", ["latents", "manifold", "epochs_run", "best_epoch", "train_loss"])
+
+
+# --------------------------------------------------------------------------------------------
+# The authors' pieces (shared by their loop and the switches)
+# --------------------------------------------------------------------------------------------
+def authors_latents(manifold, n, dim, std, generator, dtype=torch.float64):
+    """Their ``init_samples``: ``n`` points of a small ambient Gaussian minus the origin,
+    projected onto the manifold of dimension ``dim`` (on the hyperboloid projx recomputes x0, so
+    the sign of the shift does not matter)."""
+    origin = R.manifold_origin(manifold, dim, dtype)
+    ambient = std * torch.randn(n, len(origin), dtype=dtype, generator=generator) - origin
+    return manifold.projx(ambient)
+
+
+def authors_noise(manifold, z, std, generator):
+    """Their ``add_noise``: isotropic noise turned into a tangent vector by egrad2rgrad, then the
+    retraction, all under autograd, so the gradient also flows through the noise's dependence on
+    ``z`` (ours, :func:`rgd_utils.perturb`, holds the tangent noise fixed)."""
+    normal = torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator)
+    return manifold.retr(z, manifold.egrad2rgrad(z, std * normal))
+
+
+def authors_optimisers(decoder, z, z_val, settings=AUTHORS):
+    """Adam with coupled L2 for the decoder; one RiemannianAdam (stabilize 5) per latent set."""
+    decoder_opt = torch.optim.Adam(decoder.parameters(), lr=settings["lr_decoder"],
+                                   betas=settings["betas_decoder"],
+                                   weight_decay=settings["weight_decay"])
+    latent_opts = [geoopt.optim.RiemannianAdam([p], lr=settings["lr_latent"],
+                                               betas=settings["betas_latent"],
+                                               stabilize=settings["stabilize"]) for p in (z, z_val)]
+    return decoder_opt, *latent_opts
+
+
+# --------------------------------------------------------------------------------------------
+# The authors' loop, re-implemented
+# --------------------------------------------------------------------------------------------
+def train_authors(X, X_val, seed=0, epochs=400, settings=AUTHORS, verbose=True):
+    """The authors' ``train_rgd`` on H² as their hmtDNA notebook runs it; returns a :class:`Fit`.
+
+    Their model: the decoder with SiLU in float64 on float64 data, latents from
+    :func:`authors_latents`. Every epoch: shuffled batches, each a decoder step on the BCE summed
+    over features and samples of noised latents, then one latent step; then the validation
+    latents' pass (noised, one step); then the schedulers. From epoch ``start_saving`` the state
+    with the lowest validation loss (ties included) is kept, and training stops after
+    ``patience`` epochs without one; its training latents are returned (theirs restores the whole
+    state, decoder and validation latents too, which the measures here do not use). One
+    difference of ours: all randomness comes from a generator seeded with ``seed`` (theirs from the global
+    state), and with no more epochs than ``start_saving`` (a reduced run) the best state is
+    tracked from epoch 0, as our estimator does, where theirs would restore the initial state.
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    manifold = geoopt.Lorentz(k=torch.tensor(float(settings["curvature"]), dtype=torch.float64))
+    X, X_val = (torch.as_tensor(a, dtype=torch.float64) for a in (X, X_val))
+    decoder = R.make_decoder(3, X.shape[1], settings["hidden"], activation=nn.SiLU,
+                             generator=generator).to(torch.float64)
+    z, z_val = (geoopt.ManifoldParameter(authors_latents(manifold, len(a), 2, settings["init_std"],
+                                                         generator), manifold=manifold)
+                for a in (X, X_val))
+    decoder_opt, z_opt, z_val_opt = authors_optimisers(decoder, z, z_val, settings)
+    schedulers = [CosineAnnealingWarmRestarts(o, T_0=settings["restart_period"])
+                  for o in (decoder_opt, z_opt, z_val_opt)]
+    start_saving = settings["start_saving"] if epochs > settings["start_saving"] else 0
+    # their state also holds the decoder and the validation latents, which nothing here reads
+    best, best_loss, best_epoch, waited, train_loss = z.detach().clone(), math.inf, -1, 0, []
+    run_pass = partial(_authors_pass, decoder, manifold=manifold, settings=settings,
+                       generator=generator)
+    for epoch in tqdm(range(epochs), desc=f"authors' loop, seed {seed}",
+                      **progress_options(verbose)):
+        train_loss.append(run_pass(z, X, torch.randperm(len(X), generator=generator), z_opt,
+                                   decoder_opt))
+        val_loss = run_pass(z_val, X_val, torch.arange(len(X_val)), z_val_opt)
+        for scheduler in schedulers:
+            scheduler.step()
+        if epoch < start_saving:
+            continue
+        if val_loss <= best_loss:
+            best, best_loss, best_epoch, waited = z.detach().clone(), val_loss, epoch, 0
+        else:
+            waited += 1
+        if waited >= settings["patience"]:
+            break
+    return Fit(best.numpy(), manifold, epoch + 1, best_epoch, train_loss)
+
+
+def _authors_pass(decoder, z, X, order, latent_opt, decoder_opt=None, *, manifold, settings,
+                  generator):
+    """One pass over ``X`` in batches of ``order``: the summed BCE of noised latents, a decoder
+    step per batch when ``decoder_opt`` is given (the training pass), and one latent step at the
+    end on the gradients of the whole pass. Returns the loss per sample. The validation pass
+    leaves gradients on the decoder, as theirs does; the next training batch clears them."""
+    latent_opt.zero_grad()
+    total = 0.0
+    for idx in order.split(settings["batch_size"]):
+        zb = z[idx]
+        if settings["noise_std"] > 0:
+            zb = authors_noise(manifold, zb, settings["noise_std"], generator)
+        if decoder_opt is not None:
+            decoder_opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(decoder(zb), X[idx], reduction="sum")
+        loss.backward()
+        if decoder_opt is not None:
+            decoder_opt.step()
+        total += loss.item()
+    latent_opt.step()
+    return total / len(X)
+
+
+# --------------------------------------------------------------------------------------------
+# Ours with switches
+# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Switches:
+    """Our training (the defaults) or, field by field, the authors' choice (see the module
+    docstring's table)."""
+
+    activation: type = nn.ELU
+    decoder_dtype: torch.dtype = torch.float32
+    weight_decay: str = "decoupled"
+    loss_reduction: str = "mean"
+    latent_init: str = "expmap"
+    noise_gradient: bool = False
+    stabilize: int | None = None
+    noisy_validation: bool = False
+    authors_snapshot: bool = False
+
+
+AUTHORS_CHOICES = Switches(activation=nn.SiLU, decoder_dtype=torch.float64, weight_decay="coupled",
+                           loss_reduction="sum", latent_init="projx", noise_gradient=True,
+                           stabilize=AUTHORS["stabilize"], noisy_validation=True,
+                           authors_snapshot=True)
+DIFFERENCES = tuple(f.name for f in dataclasses.fields(Switches))
+VARIANTS = {name: dataclasses.replace(Switches(), **{name: getattr(AUTHORS_CHOICES, name)})
+            for name in DIFFERENCES}
+VARIANTS["all_switches"] = AUTHORS_CHOICES
+PROTOCOLS = ("ours", "authors", *VARIANTS)
+
+
+class SwitchedDecoder(R.RiemannianDecoder):
+    """:class:`rgd_utils.RiemannianDecoder` with the authors' choices where ``switches`` says;
+    with ``Switches()`` it trains exactly as the estimator does (same draws, same latents).
+    The other keyword arguments are the estimator's."""
+
+    def __init__(self, switches=Switches(), **params):
+        super().__init__(**params)
+        self.switches = switches
+
+    def _prepare_fit(self, X, X_val):
+        X, z, X_val, z_val = super()._prepare_fit(X, X_val)
+        if self.switches.activation is not nn.ELU:  # swapped in place: the weights stay ours
+            self.decoder_ = nn.Sequential(*[self.switches.activation() if type(m) is nn.ELU else m
+                                            for m in self.decoder_])
+        self.decoder_.to(self.switches.decoder_dtype)
+        return X, z, X_val, z_val
+
+    def _as_data(self, X, name, n_features=None):
+        return super()._as_data(X, name, n_features).to(self.switches.decoder_dtype)
+
+    def decode(self, z):
+        coordinates = R.decoder_coordinates(z, R.point_ndim(self.manifold_))
+        return self.decoder_(coordinates.to(self.switches.decoder_dtype))
+
+    def _init_latents(self, n):
+        if self.switches.latent_init == "expmap":
+            return super()._init_latents(n)
+        points = authors_latents(self.manifold_, n, int(self.latent_dim), self.init_std,
+                                 self._generator, self.dtype_)
+        return geoopt.ManifoldParameter(points, manifold=self.manifold_)
+
+    def _run_epochs(self, epochs, **loop):
+        """``RiemannianDecoder._train`` has built its optimisers; the switched ones replace them
+        before the first epoch."""
+        if self.switches.weight_decay == "coupled":
+            self._opt_decoder = torch.optim.Adam(self.decoder_.parameters(), lr=self.lr_decoder,
+                                                 betas=self.betas_decoder,
+                                                 weight_decay=self.weight_decay)
+        if self.switches.stabilize is not None:
+            groups = [{"params": group["params"]} for group in self._opt_latent.param_groups]
+            self._opt_latent = geoopt.optim.RiemannianAdam(
+                groups, lr=self.lr_latent, betas=self.betas_latent,
+                stabilize=self.switches.stabilize)
+        self._schedulers = [CosineAnnealingWarmRestarts(o, self.restart_period)
+                            for o in (self._opt_latent, self._opt_decoder)]
+        if self.switches.authors_snapshot:  # they stop once patience epochs passed, ours one later
+            loop["patience"] -= 1
+        super()._run_epochs(epochs, **loop)
+
+    def _run_epoch(self, epoch):
+        scores = super()._run_epoch(epoch)
+        if self.switches.authors_snapshot:  # their loop saves its best state after this step
+            self._opt_latent.step()
+        return scores
+
+    def _after_epoch(self, epoch):
+        if not self.switches.authors_snapshot:
+            self._opt_latent.step()
+        for scheduler in self._schedulers:
+            scheduler.step()
+
+    def _train_epoch(self, X, z, opt_decoder):
+        perm = torch.randperm(len(X), device=self.device_, generator=self._generator)
+        total = 0.0
+        for idx in perm.split(int(self.batch_size)):
+            per_sample = self._per_sample_loss(self._noisy(z[idx]), X[idx])
+            opt_decoder.zero_grad(set_to_none=True)
+            self._reduce(per_sample).backward()  # latent gradients accumulate over the epoch
+            opt_decoder.step()
+            total += per_sample.mean().item() * len(idx)  # the history stays a mean per sample
+        return total / len(X)
+
+    def _validation_step(self, X_val, z_val):
+        noisy = self._noisy(z_val) if self.switches.noisy_validation else z_val
+        per_sample = self._per_sample_loss(noisy, X_val)
+        (z_val.grad,) = torch.autograd.grad(self._reduce(per_sample), [z_val])
+        return per_sample.mean().item()
+
+    def _reduce(self, per_sample):
+        """The loss to differentiate: the mean, or the sum over features and samples."""
+        if self.switches.loss_reduction == "sum":
+            return per_sample.sum() * self.n_features_in_
+        return per_sample.mean()
+
+    def _noisy(self, z):
+        if self.noise_std == 0:
+            return z
+        if self.switches.noise_gradient:
+            return authors_noise(self.manifold_, z, self.noise_std, self._generator)
+        return R.perturb(z, self.manifold_, self.noise_std, self.noise, self._generator)
+
+
+# --------------------------------------------------------------------------------------------
+# Fits and measures
+# --------------------------------------------------------------------------------------------
+def fit_protocol(name, X, split, seed, epochs, verbose=True):
+    """Training latents of protocol ``name`` (one of :data:`PROTOCOLS`) as a :class:`Fit`."""
+    train, val, _ = split
+    if name == "authors":
+        return train_authors(X[train], X[val], seed, epochs, verbose=verbose)
+    estimator = R.RiemannianDecoder if name == "ours" else partial(SwitchedDecoder, VARIANTS[name])
+    model = estimator(seed=seed, verbose=verbose, **{**OURS, "epochs": epochs})
+    model.fit(X[train], X_val=X[val])
+    return Fit(model.latents_, model.manifold_, len(model.history_["epoch"]), model.best_epoch_,
+               model.history_["train_loss"])
+
+
+def measures(fit, X, train, groups, threads=1):
+    """Spearman and Pearson with Hamming distances, and the first-letter accuracy."""
+    hamming = lambda idx: M.hamming_distances(X[idx])
+    scores = E.embedding_scores(fit.latents, None, fit.manifold, hamming, train, None, MAX_POINTS)
+    return {"spearman": scores["train_spearman"], "pearson": scores["train_pearson"],
+            "first_letter_accuracy": first_letter_accuracy(
+                latent_features(fit.latents, fit.manifold), groups[train], threads)}
+
+
+def first_letter_accuracy(features, groups, threads=1):
+    """Mean accuracy of a random forest over stratified folds, on the groups of at least
+    ``MIN_CLASS_SIZE`` genomes (fewer give no stable accuracy and break stratification)."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    labels = drop_rare_classes(groups, MIN_CLASS_SIZE)
+    kept = np.array([label is not None for label in labels])
+    forest = RandomForestClassifier(n_estimators=FOREST_TREES, random_state=0, n_jobs=threads)
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
+    return float(cross_val_score(forest, features[kept], labels[kept].astype(str), cv=folds).mean())
+
+
+def summary_table(records):
+    """One row per protocol: seeds, then mean and std (ddof 0) of every measure."""
+    _, numeric = T.summarise(records, by="difference", metrics=MEASURES)
+    numeric["n_seeds"] = pd.DataFrame(records).groupby("difference", sort=False).size()
+    return numeric[COLUMNS]
+
+
+def disk_figure(fits, groups):
+    """The latents of each protocol in ``fits`` (title -> Fit) on the Poincaré disk, side by
+    side, coloured by first-letter group, one legend for all. Both panels show the disk around
+    its centre to the farthest point of either: a short run leaves the latents near the origin,
+    and one scale keeps their spreads comparable."""
+    disks = {title: (FIG.lorentz_to_poincare(fit.latents, float(fit.manifold.k)),
+                     math.sqrt(float(fit.manifold.k))) for title, fit in fits.items()}
+    reach = min(1.05 * max(np.abs(points).max() for points, _ in disks.values()),
+                1.02 * max(radius for _, radius in disks.values()))
+    fig, axes = plt.subplots(1, len(fits), figsize=(6.5 * len(fits) + 1.5, 6.5),
+                             layout="constrained", squeeze=False)
+    for ax, (title, (points, radius)) in zip(axes[0], disks.items()):
+        FIG.plot_poincare_disk(points, labels=groups, ax=ax, radius=radius, title=title,
+                               legend=False)
+        ax.plot(0, 0, "k+", markersize=10)  # the origin, where every latent starts
+        ax.set(xlim=(-reach, reach), ylim=(-reach, reach))
+    fig.suptitle(f"Poincaré disk of radius {radius:.2f}, shown to {reach:.2f} from its centre")
+    fig.legend(handles=FIG.category_handles(groups), loc="outside right center",
+               fontsize="small", title="haplogroup")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=FULL["samples"],
+                        help="genomes sampled from the GenBank table (seed 0)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=FULL["seeds"])
+    parser.add_argument("--epochs", type=int, default=FULL["epochs"])
+    parser.add_argument("--variants", nargs="+", default=list(PROTOCOLS), choices=PROTOCOLS,
+                        help="protocols to fit (default: all)")
+    parser.add_argument("--threads", type=int, default=1, help="torch and random-forest threads")
+    return parser.parse_args(argv)
+
+
+def is_full_run(args):
+    """Whether ``args`` are the issue's settings, the only ones written to results/paper/."""
+    return (args.samples == FULL["samples"] and sorted(args.seeds) == FULL["seeds"]
+            and args.epochs == FULL["epochs"] and set(args.variants) == set(PROTOCOLS))
+
+
+def load_genomes(samples):
+    """The notebooks' genome sample, and the first-letter group of each genome."""
+    X, kept, description = hmtdna.genbank_sample("rsrs", samples)
+    groups = np.array([hmtdna.first_letter_group(h) for h in kept["Haplogroup"]])
+    return X, groups, description
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    X, groups, description = load_genomes(args.samples)
+    split = split_indices(len(X), seed=0)
+    train = split[0]
+    print(f"data: {description}; {len(X)} genomes x {X.shape[1]} variants, train {len(train)}; "
+          f"seeds {args.seeds}, {args.epochs} epochs, {args.threads} thread(s)", flush=True)
+    records, shown = [], {}
+    plan = [(name, seed) for name in args.variants for seed in args.seeds]
+    for name, seed in tqdm(plan, desc="fits"):
+        start = time.perf_counter()
+        fit = fit_protocol(name, X, split, seed, args.epochs)
+        seconds = time.perf_counter() - start
+        record = {"difference": name, "seed": seed, **measures(fit, X, train, groups, args.threads),
+                  "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch,
+                  "fit_seconds": seconds}
+        records.append(record)
+        save_table(pd.DataFrame(records).set_index("difference"), FITS)
+        tqdm.write(f"{name}, seed {seed}: Spearman {record['spearman']:.3f}, Pearson "
+                   f"{record['pearson']:.3f}, first-letter accuracy "
+                   f"{record['first_letter_accuracy']:.3f}; {fit.epochs_run} epochs (best "
+                   f"{fit.best_epoch}), {seconds:.0f} s, {seconds / fit.epochs_run:.2f} s/epoch")
+        if name in ("ours", "authors") and seed == args.seeds[0]:
+            shown[f"{name}, seed {seed}: Spearman {record['spearman']:.2f}"] = fit
+    write_outputs(summary_table(records), shown, groups[train], is_full_run(args))
+    return 0
+
+
+def write_outputs(table, shown, groups, full):
+    """The table and figure to results/, and to results/paper/ for the full settings only."""
+    folders = [results_dir()] + ([results_dir() / "paper"] if full else [])
+    fig = disk_figure(shown, groups) if shown else None
+    for folder in folders:
+        print(f"wrote {save_table(table, TABLE, folder)}")
+        if fig is not None:
+            print(f"wrote {FIG.save_figure(fig, FIGURE, folder)[0]}")
+    if not full:
+        print("reduced settings: results/paper/ left as it was (full: --samples 8000 --seeds "
+              "0 1 2 --epochs 400, every variant)")
+    print(table.round(3).to_string())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
