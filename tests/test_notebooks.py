@@ -21,8 +21,11 @@ from rgdkit.notebooks.runner import (RENDERED, collapse_progress, execute, noteb
 
 def hmtdna_spec(reference):
     return {
-        "figures": [f"hmtdna_{reference}_haplogroups", f"hmtdna_{reference}_depth_region"],
-        "tables": [f"hmtdna_{reference}_table3", f"hmtdna_{reference}_table3_vs_paper"],
+        "figures": [f"hmtdna_{reference}_haplogroups", f"hmtdna_{reference}_depth_region",
+                    f"hmtdna_{reference}_classification", f"hmtdna_{reference}_nj_tree"],
+        "tables": [f"hmtdna_{reference}_table3", f"hmtdna_{reference}_table3_vs_paper",
+                   f"hmtdna_{reference}_classification", f"hmtdna_{reference}_nj_trees"],
+        "finite": [f"hmtdna_{reference}_classification", f"hmtdna_{reference}_nj_trees"],
         "paper_table": f"hmtdna_{reference}_table3",
         "data_says": "genbank_rcrs_shared.tsv.gz",
     }
@@ -34,10 +37,10 @@ def hmtdna_spec(reference):
 EXPECTED = {
     "1_CellCycle.ipynb": {
         "figures": ["cellcycle_umap", "cellcycle_sphere_torus", "cellcycle_euclidean",
-                    "cellcycle_noise_sphere", "cellcycle_pullback"],
+                    "cellcycle_noise_sphere", "cellcycle_pullback", "cellcycle_generation"],
         "tables": ["cellcycle_table1", "cellcycle_table1_vs_paper", "cellcycle_noise", "cellcycle_noise_numeric", "cellcycle_pullback_phase_pairs",
-                   "cellcycle_pullback_correlation"],
-        "finite": ["cellcycle_pullback_correlation"],
+                   "cellcycle_pullback_correlation", "cellcycle_vae_failures", "cellcycle_generation"],
+        "finite": ["cellcycle_pullback_correlation", "cellcycle_generation"],
         "files": ["cellcycle_rgd.h5ad"],
         "paper_table": "cellcycle_table1",
         "data_says": "peco_ipsc_101genes.h5ad",
@@ -46,12 +49,12 @@ EXPECTED = {
         "figures": ["branching_poincare_disk", "branching_baselines", "branching_sigma_ablation",
                     "branching_curvature_sigma_grid", "branching_training_curves",
                     "branching_pvae_disk", "branching_pullback", "branching_sigma_errorbars",
-                    "branching_curvature_sigma_heatmap"],
+                    "branching_curvature_sigma_heatmap", "branching_generation"],
         "tables": ["branching_table2", "branching_table2_vs_paper", "branching_sigma_ablation", "branching_curvature_sigma_grid",
                    "branching_pvae_failures", "branching_pullback_leaf_pairs",
-                   "branching_pullback_correlation"],
+                   "branching_pullback_correlation", "branching_generation"],
         "paper_table": "branching_table2",
-        "finite": ["branching_pullback_correlation"],
+        "finite": ["branching_pullback_correlation", "branching_generation"],
         "data_says": "tensordataset.npz",
     },
     "3_hmtDNA_rsrs.ipynb": hmtdna_spec("rsrs"),
@@ -263,7 +266,7 @@ def test_notebook_runs_in_fast_profile_and_saves_results(name, tmp_path, monkeyp
         assert len(table) > 0, f"{stem}.csv is empty"
     check_paper_table(results, paper.table(spec["paper_table"]))
     for stem in spec.get("finite", []):
-        numbers = pd.read_csv(results / f"{stem}.csv", index_col=0).to_numpy(dtype=float)
+        numbers = pd.read_csv(results / f"{stem}.csv").select_dtypes("number").to_numpy(dtype=float)
         assert np.isfinite(numbers).all(), f"{stem}.csv has non-finite values"
     for filename in spec.get("files", []):
         assert (results / filename).stat().st_size > 0, f"{filename} missing or empty"
