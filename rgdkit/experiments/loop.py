@@ -13,6 +13,7 @@ import numpy as np
 import rgd_utils as R
 from rgdkit.metrics.distances import distance_correlation, pairwise_distances
 from rgdkit.metrics.reconstruction import binary_reconstruction_scores, reconstruction_errors
+from rgdkit.experiments.workers import current_workers, run_tasks, split_evenly
 
 
 def subsample(n, max_n, seed=0):
@@ -79,7 +80,7 @@ def fit_vae(X, split, reference, seed, estimator="pvae", max_points=3000, scored
 
 
 def fit_models(models, X, split, reference, seeds, fit=fit_rgd, together=True, embed_test=True,
-               **common):
+               workers=None, **common):
     """Fit every model of ``models`` (name -> parameters) for every seed with ``fit``.
 
     ``common`` goes to every fit (training settings, ``max_points``, ``scored``); a model's own
@@ -87,19 +88,26 @@ def fit_models(models, X, split, reference, seeds, fit=fit_rgd, together=True, e
     are trained together (:func:`rgdkit.training.together.fit_together`), each one as it would
     be alone; ``together=False`` fits them one by one. ``embed_test=False`` skips the test-time
     latents of RGD fits trained together (the costly part of a small model) where only training
-    metrics are used: their ``Z_test`` is None and their records have no test columns. Prints one
-    summary line per model. Returns
+    metrics are used: their ``Z_test`` is None and their records have no test columns.
+    ``workers`` processes (default ``RGD_WORKERS``, else 1) share the fits: a batched group is
+    split between them, other fits are spread one per task; results do not depend on it. Prints
+    one summary line per model. Returns
     ``(records, fitted)``: one record per fit, labelled with its ``model`` name, and each model's
     ``(model, Z_train, Z_test)`` of the first seed, for figures.
     """
     if fit is fit_rgd and together:
-        runs = _fit_rgd_together(models, X, split, reference, seeds, embed_test, **common)
+        runs = _fit_rgd_together(models, X, split, reference, seeds, embed_test, workers,
+                                 **common)
     else:
         if not embed_test:
             raise ValueError("embed_test=False needs RGD fits trained together "
                              "(fit=fit_rgd, together=True)")
-        runs = {name: [fit(X, split, reference, seed, **{**common, **params}) for seed in seeds]
-                for name, params in models.items()}
+        jobs = [(name, seed) for name in models for seed in seeds]
+        results = run_tasks(_fit_one, [(fit, X, split, reference, seed, {**common, **models[name]})
+                                       for name, seed in jobs], workers)
+        runs = {name: [] for name in models}
+        for (name, _), result in zip(jobs, results):
+            runs[name].append(result)
     records, fitted = [], {}
     for name, results in runs.items():
         model_records = [{"model": name, **record} for record, *_ in results]
@@ -109,33 +117,50 @@ def fit_models(models, X, split, reference, seeds, fit=fit_rgd, together=True, e
     return records, fitted
 
 
-def _fit_rgd_together(models, X, split, reference, seeds, embed_test=True, max_points=3000,
-                      scored=None, **common):
-    """:func:`fit_rgd` for every model and seed, members that can share a batched run in one:
-    ``{name: [(record, model, Z_train, Z_test) per seed]}``."""
+def _fit_one(fit, X, split, reference, seed, params):
+    return fit(X, split, reference, seed, **params)
+
+
+def _fit_rgd_together(models, X, split, reference, seeds, embed_test=True, workers=None,
+                      max_points=3000, scored=None, **common):
+    """:func:`fit_rgd` for every model and seed, members that can share a batched run in one
+    (split between ``workers`` processes): ``{name: [(record, model, Z_train, Z_test) per seed]}``."""
     from rgdkit.training import together
 
     train, val, test = split
     jobs = [(name, seed, R.RiemannianDecoder(seed=seed, **{**common, **params}))
             for name, params in models.items() for seed in seeds]
     groups = {}
-    for job in jobs:
-        key = together.group_key(job[2], together.SHARED + together.SHARED_AT_TEST)
-        groups.setdefault(key, []).append(job[2])
+    for index, (_, _, model) in enumerate(jobs):
+        key = together.group_key(model, together.SHARED + together.SHARED_AT_TEST)
+        groups.setdefault(key, []).append(index)
+    workers = current_workers() if workers is None else workers
+    chunks = [chunk for indices in groups.values() for chunk in split_evenly(indices, workers)]
+    chunks.sort(key=len, reverse=True)  # the longest first, so the workers finish together
+    X_test = X[test] if embed_test else None
+    fitted = run_tasks(_fit_chunk, [([jobs[i][2] for i in chunk], X[train], X[val], X_test)
+                                    for chunk in chunks], workers)
     latents = {}
-    for members in groups.values():
-        together.fit_together(members, X[train], X[val])
-        Z_tests = (together.transform_together(members, X[test]) if embed_test
-                   else [None] * len(members))
-        for model, Z_test in zip(members, Z_tests):
-            latents[id(model)] = (model.latents_, Z_test)
+    for chunk, (members, Z_tests) in zip(chunks, fitted):
+        for index, model, Z_test in zip(chunk, members, Z_tests):
+            latents[index] = (model, Z_test)
     results = {name: [] for name in models}
-    for name, seed, model in jobs:
-        Z_train, Z_test = latents[id(model)]
-        record = _score(model, X, split, reference, Z_train, Z_test, max_points, scored)
+    for index, (name, seed, _) in enumerate(jobs):
+        model, Z_test = latents[index]
+        record = _score(model, X, split, reference, model.latents_, Z_test, max_points, scored)
         record.update(seed=seed, fit_seconds=model.fit_seconds_)
-        results[name].append((record, model, Z_train, Z_test))
+        results[name].append((record, model, model.latents_, Z_test))
     return results
+
+
+def _fit_chunk(members, X_train, X_val, X_test):
+    """Members of one batched group fitted together, and their test-time latents (or Nones)."""
+    from rgdkit.training import together
+
+    together.fit_together(members, X_train, X_val)
+    Z_tests = (together.transform_together(members, X_test) if X_test is not None
+               else [None] * len(members))
+    return members, Z_tests
 
 
 def summary_line(name, runs):

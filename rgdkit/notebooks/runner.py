@@ -25,6 +25,7 @@ import nbformat
 import papermill
 
 from rgdkit.experiments.profiles import PROFILES
+from rgdkit.experiments.workers import WORKERS_VARIABLE
 from rgdkit.files.atomic import write_atomically
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,11 +226,13 @@ def main(argv=None) -> int:
 
 
 def run_all(notebooks, targets, profile, jobs=1):
-    """Execute the notebooks, ``jobs`` at a time. In parallel each kernel gets an equal share of
-    the CPU threads: small batched matrix products use one thread poorly and two barely better,
-    so two notebooks side by side finish sooner than one after the other."""
+    """Execute the notebooks, ``jobs`` at a time. Each kernel gets an equal share of the CPU
+    threads and spreads its fits over as many one-thread worker processes (``RGD_WORKERS``, unless
+    set): small batched matrix products use one thread poorly and two barely better, so two fits
+    side by side finish sooner than one after the other."""
     print(f"running {len(notebooks)} notebook(s), {profile} profile, {jobs} at a time", flush=True)
     if jobs == 1:
+        os.environ.setdefault(WORKERS_VARIABLE, str(os.cpu_count() or 1))
         for nb, target in zip(notebooks, targets):
             _report(nb, target, execute(nb, target, profile))
         return
@@ -242,9 +245,11 @@ def run_all(notebooks, targets, profile, jobs=1):
 
 
 def _limit_threads(threads):
-    """Kernels started from this worker use ``threads`` threads (torch reads these at import)."""
+    """Kernels started from this worker use ``threads`` threads (torch reads these at import)
+    and as many fit workers, unless ``RGD_WORKERS`` is set."""
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = str(threads)
+    os.environ.setdefault(WORKERS_VARIABLE, str(threads))
 
 
 def _report(notebook, target, seconds):
