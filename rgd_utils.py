@@ -965,21 +965,33 @@ class RiemannianDecoder(LatentEstimator):
         perm = torch.randperm(len(X), device=self.device_, generator=self._generator)
         total = 0.0
         for idx in perm.split(int(self.batch_size)):
-            zb = z[idx]
-            if self.noise_std > 0:
-                zb = perturb(zb, self.manifold_, self.noise_std, self.noise, self._generator)
-            loss = self._per_sample_loss(zb, X[idx]).mean()
+            per_sample = self._per_sample_loss(self._noisy(z[idx]), X[idx])
             opt_decoder.zero_grad(set_to_none=True)
-            loss.backward()  # latent gradients accumulate over the epoch
+            self._objective(per_sample).backward()  # latent gradients accumulate over the epoch
             opt_decoder.step()
-            total += loss.item() * len(idx)
+            total += per_sample.mean().item() * len(idx)
         return total / len(X)
 
     def _validation_step(self, X_val, z_val):
         """Loss of the validation latents, and their gradient (the decoder is left untouched)."""
-        loss = self._per_sample_loss(z_val, X_val).mean()
-        (z_val.grad,) = torch.autograd.grad(loss, [z_val])
-        return loss.item()
+        per_sample = self._per_sample_loss(self._validation_input(z_val), X_val)
+        (z_val.grad,) = torch.autograd.grad(self._objective(per_sample), [z_val])
+        return per_sample.mean().item()
+
+    # the three steps a variant of the training may change (scripts/hmtdna_protocol.py does)
+    def _noisy(self, z):
+        """Training latents as the decoder sees them: with geometry-aware noise when σ > 0."""
+        if self.noise_std > 0:
+            return perturb(z, self.manifold_, self.noise_std, self.noise, self._generator)
+        return z
+
+    def _validation_input(self, z_val):
+        """Validation latents as the decoder sees them: without noise."""
+        return z_val
+
+    def _objective(self, per_sample):
+        """The loss differentiated: the mean over the batch of the per-sample loss."""
+        return per_sample.mean()
 
     def _per_sample_loss(self, z, x):
         """Reconstruction loss per sample (mean over features) plus the prior term, in z's dtype."""

@@ -308,35 +308,19 @@ class SwitchedDecoder(R.RiemannianDecoder):
         for scheduler in self._schedulers:
             scheduler.step()
 
-    def _train_epoch(self, X, z, opt_decoder):
-        perm = torch.randperm(len(X), device=self.device_, generator=self._generator)
-        total = 0.0
-        for idx in perm.split(int(self.batch_size)):
-            per_sample = self._per_sample_loss(self._noisy(z[idx]), X[idx])
-            opt_decoder.zero_grad(set_to_none=True)
-            self._reduce(per_sample).backward()  # latent gradients accumulate over the epoch
-            opt_decoder.step()
-            total += per_sample.mean().item() * len(idx)  # the history stays a mean per sample
-        return total / len(X)
+    def _validation_input(self, z_val):
+        return self._noisy(z_val) if self.switches.noisy_validation else z_val
 
-    def _validation_step(self, X_val, z_val):
-        noisy = self._noisy(z_val) if self.switches.noisy_validation else z_val
-        per_sample = self._per_sample_loss(noisy, X_val)
-        (z_val.grad,) = torch.autograd.grad(self._reduce(per_sample), [z_val])
-        return per_sample.mean().item()
-
-    def _reduce(self, per_sample):
-        """The loss to differentiate: the mean, or the sum over features and samples."""
+    def _objective(self, per_sample):
+        """The mean, or the sum over features and samples."""
         if self.switches.loss_reduction == "sum":
             return per_sample.sum() * self.n_features_in_
         return per_sample.mean()
 
     def _noisy(self, z):
-        if self.noise_std == 0:
-            return z
-        if self.switches.noise_gradient:
+        if self.noise_std > 0 and self.switches.noise_gradient:
             return authors_noise(self.manifold_, z, self.noise_std, self._generator)
-        return R.perturb(z, self.manifold_, self.noise_std, self.noise, self._generator)
+        return super()._noisy(z)
 
 
 # --------------------------------------------------------------------------------------------

@@ -162,7 +162,7 @@ def fingerprint(switches, X, X_val, optimisers):
         "activation": {type(m) for m in model.decoder_ if not isinstance(m, nn.Linear)},
         "decoder_dtype": next(model.decoder_.parameters()).dtype,
         "weight_decay": type(optimisers["decoder"]),
-        "loss_reduction": float(model._reduce(torch.ones(4))),
+        "loss_reduction": float(model._objective(torch.ones(4))),
         "latent_init": torch.equal(start, authors_start),
         "noise_gradient": torch.equal(*grads),
         "stabilize": optimisers["latent"].param_groups[0]["stabilize"],
