@@ -10,32 +10,11 @@ seed 0) by
   (``_train.py``) as their ``3.1) hmtDNA-RSRS.ipynb`` calls it, with their model (SiLU decoder in
   float64, latents from ``init_samples``);
 - one variant per difference: ours with that one setting switched to the authors' choice
-  (:class:`SwitchedDecoder`, a field of :class:`Switches`), and ``all_switches``, ours with
+  (:class:`~rgdkit.training.authors_choices.SwitchedDecoder`, a field of its ``Switches``), and ``all_switches``, ours with
   every switch on: if it lands where ``authors`` does, the list below is complete.
 
-The differences found in the authors' code (``git show HEAD:_train.py`` and the notebook):
-
-===================  ==================================  =========================================
-switch               ours                                authors (where)
-===================  ==================================  =========================================
-activation           ELU                                 SiLU (notebook, ``RGD``)
-decoder_dtype        float32 decoder and data            float64 (notebook:
-                                                         ``torch.set_default_dtype(torch.float64)``)
-weight_decay         AdamW, decoupled 1e-3               Adam ``weight_decay=1e-3``: L2 coupled into
-                                                         the gradient (``train_rgd``)
-loss_reduction       mean over features and samples      sum over both (``train_rgd``)
-latent_init          exp_o of N(0, 1e-3² I) tangent      ``projx(1e-3 N(0, I) - origin)`` in
-                                                         ambient coordinates (``init_samples``)
-noise_gradient       exp_z(ε) with ε drawn without       ``retr(z, egrad2rgrad(z, σ n))`` with
-                     gradient                            autograd through both (``add_noise``); the
-                                                         same noise, another gradient
-stabilize            none                                RiemannianAdam ``stabilize=5`` (projx of
-                                                         the latents every 5 steps)
-noisy_validation     validation loss without noise       validation latents noised too
-authors_snapshot     best state scored before the        saved after the epoch's latent step;
-                     epoch's latent step; stop after     stops after 85 epochs without
-                     86 epochs without improvement       improvement (``patience_counter >= 85``)
-===================  ==================================  =========================================
+The differences found in the authors' code are listed, with where they come from, in
+:mod:`rgdkit.training.authors_choices` (all but ``prior``: neither puts a prior on H²).
 
 The same in both (checked, so no variant): RiemannianAdam betas (0.5, 0.7) and one latent step per
 epoch on gradients accumulated over it; Adam betas (0.9, 0.995), learning rates 0.1 and 2e-3;
@@ -59,10 +38,7 @@ records ``hmtdna_protocol_fits.csv`` (after every fit, so a long run leaves what
 ``results/`` (``RGD_RESULTS_DIR``); with the full settings (the defaults) the table and figure go
 to ``results/paper/`` too.
 """
-# no ``from __future__ import annotations``: the tests load this file without registering it as a
-# module, and dataclasses then cannot resolve string annotations
 import argparse
-import dataclasses
 import math
 import sys
 import time
@@ -89,6 +65,8 @@ from rgdkit.experiments import tables as T
 from rgdkit.files.results import results_dir, save_table
 from rgdkit.metrics.classification import drop_rare_classes, latent_features
 from rgdkit.plotting import figures as FIG
+from rgdkit.training import authors_choices as AC
+from rgdkit.training.authors_choices import SwitchedDecoder, authors_latents, authors_noise
 from rgdkit.training.base import progress_options
 
 TABLE = "hmtdna_protocol_differences"
@@ -115,23 +93,6 @@ Fit = namedtuple("Fit", ["latents", "manifold", "epochs_run", "best_epoch", "tra
 # --------------------------------------------------------------------------------------------
 # The authors' pieces (shared by their loop and the switches)
 # --------------------------------------------------------------------------------------------
-def authors_latents(manifold, n, dim, std, generator, dtype=torch.float64):
-    """Their ``init_samples``: ``n`` points of a small ambient Gaussian minus the origin,
-    projected onto the manifold of dimension ``dim`` (on the hyperboloid projx recomputes x0, so
-    the sign of the shift does not matter)."""
-    origin = R.manifold_origin(manifold, dim, dtype)
-    ambient = std * torch.randn(n, len(origin), dtype=dtype, generator=generator) - origin
-    return manifold.projx(ambient)
-
-
-def authors_noise(manifold, z, std, generator):
-    """Their ``add_noise``: isotropic noise turned into a tangent vector by egrad2rgrad, then the
-    retraction, all under autograd, so the gradient also flows through the noise's dependence on
-    ``z`` (ours, :func:`rgd_utils.perturb`, holds the tangent noise fixed)."""
-    normal = torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator)
-    return manifold.retr(z, manifold.egrad2rgrad(z, std * normal))
-
-
 def authors_optimisers(decoder, z, z_val, settings=AUTHORS):
     """Adam with coupled L2 for the decoder; one RiemannianAdam (stabilize 5) per latent set."""
     decoder_opt = torch.optim.Adam(decoder.parameters(), lr=settings["lr_decoder"],
@@ -217,110 +178,9 @@ def _authors_pass(decoder, z, X, order, latent_opt, decoder_opt=None, *, manifol
     return total / len(X)
 
 
-# --------------------------------------------------------------------------------------------
-# Ours with switches
-# --------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Switches:
-    """Our training (the defaults) or, field by field, the authors' choice (see the module
-    docstring's table)."""
-
-    activation: type = nn.ELU
-    decoder_dtype: torch.dtype = torch.float32
-    weight_decay: str = "decoupled"
-    loss_reduction: str = "mean"
-    latent_init: str = "expmap"
-    noise_gradient: bool = False
-    stabilize: int | None = None
-    noisy_validation: bool = False
-    authors_snapshot: bool = False
-
-
-AUTHORS_CHOICES = Switches(activation=nn.SiLU, decoder_dtype=torch.float64, weight_decay="coupled",
-                           loss_reduction="sum", latent_init="projx", noise_gradient=True,
-                           stabilize=AUTHORS["stabilize"], noisy_validation=True,
-                           authors_snapshot=True)
-DIFFERENCES = tuple(f.name for f in dataclasses.fields(Switches))
-VARIANTS = {name: dataclasses.replace(Switches(), **{name: getattr(AUTHORS_CHOICES, name)})
-            for name in DIFFERENCES}
-VARIANTS["all_switches"] = AUTHORS_CHOICES
+VARIANTS = AC.variants(AC.TRAINING_DIFFERENCES)  # no prior on H² in either
+DIFFERENCES = AC.TRAINING_DIFFERENCES
 PROTOCOLS = ("ours", "authors", *VARIANTS)
-
-
-class SwitchedDecoder(R.RiemannianDecoder):
-    """:class:`rgd_utils.RiemannianDecoder` with the authors' choices where ``switches`` says;
-    with ``Switches()`` it trains exactly as the estimator does (same draws, same latents).
-    The other keyword arguments are the estimator's."""
-
-    def __init__(self, switches=Switches(), **params):
-        super().__init__(**params)
-        self.switches = switches
-
-    def _prepare_fit(self, X, X_val):
-        X, z, X_val, z_val = super()._prepare_fit(X, X_val)
-        if self.switches.activation is not nn.ELU:  # swapped in place: the weights stay ours
-            self.decoder_ = nn.Sequential(*[self.switches.activation() if type(m) is nn.ELU else m
-                                            for m in self.decoder_])
-        self.decoder_.to(self.switches.decoder_dtype)
-        return X, z, X_val, z_val
-
-    def _as_data(self, X, name, n_features=None):
-        return super()._as_data(X, name, n_features).to(self.switches.decoder_dtype)
-
-    def decode(self, z):
-        coordinates = R.decoder_coordinates(z, R.point_ndim(self.manifold_))
-        return self.decoder_(coordinates.to(self.switches.decoder_dtype))
-
-    def _init_latents(self, n):
-        if self.switches.latent_init == "expmap":
-            return super()._init_latents(n)
-        points = authors_latents(self.manifold_, n, int(self.latent_dim), self.init_std,
-                                 self._generator, self.dtype_)
-        return geoopt.ManifoldParameter(points, manifold=self.manifold_)
-
-    def _run_epochs(self, epochs, **loop):
-        """``RiemannianDecoder._train`` has built its optimisers; the switched ones replace them
-        before the first epoch."""
-        if self.switches.weight_decay == "coupled":
-            self._opt_decoder = torch.optim.Adam(self.decoder_.parameters(), lr=self.lr_decoder,
-                                                 betas=self.betas_decoder,
-                                                 weight_decay=self.weight_decay)
-        if self.switches.stabilize is not None:
-            groups = [{"params": group["params"]} for group in self._opt_latent.param_groups]
-            self._opt_latent = geoopt.optim.RiemannianAdam(
-                groups, lr=self.lr_latent, betas=self.betas_latent,
-                stabilize=self.switches.stabilize)
-        self._schedulers = [CosineAnnealingWarmRestarts(o, self.restart_period)
-                            for o in (self._opt_latent, self._opt_decoder)]
-        if self.switches.authors_snapshot:  # they stop once patience epochs passed, ours one later
-            loop["patience"] -= 1
-        super()._run_epochs(epochs, **loop)
-
-    def _run_epoch(self, epoch):
-        scores = super()._run_epoch(epoch)
-        if self.switches.authors_snapshot:  # their loop saves its best state after this step
-            self._opt_latent.step()
-        return scores
-
-    def _after_epoch(self, epoch):
-        if not self.switches.authors_snapshot:
-            self._opt_latent.step()
-        for scheduler in self._schedulers:
-            scheduler.step()
-
-    def _validation_input(self, z_val):
-        return self._noisy(z_val) if self.switches.noisy_validation else z_val
-
-    def _objective(self, per_sample):
-        """The mean, or the sum over features and samples."""
-        if self.switches.loss_reduction == "sum":
-            return per_sample.sum() * self.n_features_in_
-        return per_sample.mean()
-
-    def _noisy(self, z):
-        if self.noise_std > 0 and self.switches.noise_gradient:
-            return authors_noise(self.manifold_, z, self.noise_std, self._generator)
-        return super()._noisy(z)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from torch import nn
 
 import rgd_utils as R
 from conftest import load_script
+from rgdkit.training import authors_choices as AC
 
 P = load_script("hmtdna_protocol")
 TINY = dict(hidden=(8, 8), batch_size=32)  # small enough for a test, batches < samples
@@ -25,10 +26,10 @@ def binary_data(n=150, d=40, groups=3, seed=0):
     return X.astype(np.float32), np.array(list("HLM"))[group]
 
 
-def small_model(switches=P.Switches(), **params):
+def small_model(switches=AC.Switches(), **params):
     settings = dict(manifold="lorentz", curvature=5.0, noise_std=0.5, loss="bce", epochs=1,
                     min_epochs=0, verbose=False, seed=0, **TINY)
-    return P.SwitchedDecoder(switches, **{**settings, **params})
+    return AC.SwitchedDecoder(switches, **{**settings, **params})
 
 
 def test_authors_loop_lowers_its_summed_loss_and_keeps_latents_on_the_hyperboloid():
@@ -46,7 +47,7 @@ def test_authors_loop_lowers_its_summed_loss_and_keeps_latents_on_the_hyperboloi
 def test_authors_optimisers_couple_weight_decay_into_adam_and_stabilize_latents():
     decoder = nn.Linear(3, 4).double()
     manifold = geoopt.Lorentz(k=torch.tensor(5.0, dtype=torch.float64))
-    z, z_val = (geoopt.ManifoldParameter(P.authors_latents(manifold, 6, 2, 1e-3,
+    z, z_val = (geoopt.ManifoldParameter(AC.authors_latents(manifold, 6, 2, 1e-3,
                                                            torch.Generator().manual_seed(s)),
                                          manifold=manifold) for s in (0, 1))
     decoder_opt, z_opt, z_val_opt = P.authors_optimisers(decoder, z, z_val)
@@ -68,9 +69,9 @@ def test_authors_optimisers_couple_weight_decay_into_adam_and_stabilize_latents(
 
 def test_authors_noise_is_ours_in_value_but_not_in_gradient():
     manifold = geoopt.Lorentz(k=torch.tensor(5.0, dtype=torch.float64))
-    start = P.authors_latents(manifold, 8, 2, 0.5, torch.Generator().manual_seed(0))
+    start = AC.authors_latents(manifold, 8, 2, 0.5, torch.Generator().manual_seed(0))
     values, grads = [], []
-    for noise in (lambda z, g: P.authors_noise(manifold, z, 0.5, g),
+    for noise in (lambda z, g: AC.authors_noise(manifold, z, 0.5, g),
                   lambda z, g: R.perturb(z, manifold, 0.5, "inverse_metric", g)):
         z = start.clone().requires_grad_(True)
         noisy = noise(z, torch.Generator().manual_seed(3))
@@ -83,22 +84,15 @@ def test_authors_noise_is_ours_in_value_but_not_in_gradient():
 
 def test_authors_latents_start_near_the_origin_on_the_hyperboloid():
     manifold = geoopt.Lorentz(k=torch.tensor(5.0, dtype=torch.float64))
-    z = P.authors_latents(manifold, 500, 2, 1e-3, torch.Generator().manual_seed(0))
+    z = AC.authors_latents(manifold, 500, 2, 1e-3, torch.Generator().manual_seed(0))
     R.check_on_manifold(z, manifold)
     distance = manifold.dist(R.manifold_origin(manifold, 2), z)
     assert 5e-4 < float(distance.median()) < 3e-3
 
 
-def test_each_variant_differs_from_ours_in_its_own_switch_only():
-    ours = P.Switches()
-    fields = [f.name for f in dataclasses.fields(P.Switches)]
-    assert list(P.DIFFERENCES) == fields
-    for name in P.DIFFERENCES:
-        changed = [f for f in fields if getattr(P.VARIANTS[name], f) != getattr(ours, f)]
-        assert changed == [name]
-        assert getattr(P.VARIANTS[name], name) == getattr(P.AUTHORS_CHOICES, name)
-    assert all(getattr(P.AUTHORS_CHOICES, f) != getattr(ours, f) for f in fields)
-    assert P.PROTOCOLS[:2] == ("ours", "authors") and P.VARIANTS["all_switches"] == P.AUTHORS_CHOICES
+def test_hmtdna_variants_are_the_training_differences_and_all_of_them():
+    assert list(P.DIFFERENCES) == [name for name in AC.DIFFERENCES if name != "prior"]
+    assert P.PROTOCOLS[:2] == ("ours", "authors") and P.VARIANTS["all_switches"] == AC.AUTHORS_CHOICES
 
 
 def test_default_switches_train_exactly_as_the_estimator():
@@ -116,13 +110,13 @@ def test_default_switches_train_exactly_as_the_estimator():
 def optimisers(monkeypatch):
     """The optimisers a SwitchedDecoder trained with in its last fit (read after an epoch)."""
     seen = {}
-    original = P.SwitchedDecoder._after_epoch
+    original = AC.SwitchedDecoder._after_epoch
 
     def spy(self, epoch):
         seen.update(decoder=self._opt_decoder, latent=self._opt_latent)
         original(self, epoch)
 
-    monkeypatch.setattr(P.SwitchedDecoder, "_after_epoch", spy)
+    monkeypatch.setattr(AC.SwitchedDecoder, "_after_epoch", spy)
     return seen
 
 
@@ -154,7 +148,7 @@ def fingerprint(switches, X, X_val, optimisers):
         grads.append(z.grad)
     model._generator.manual_seed(2)
     start = model._init_latents(5).detach()
-    authors_start = P.authors_latents(manifold, 5, 2, model.init_std,
+    authors_start = AC.authors_latents(manifold, 5, 2, model.init_std,
                                       torch.Generator().manual_seed(2))
     z_val = geoopt.ManifoldParameter(torch.as_tensor(model.val_latents_), manifold=manifold)
     X_val = model._as_data(X_val, "X_val")
@@ -178,7 +172,7 @@ def fingerprint(switches, X, X_val, optimisers):
 @pytest.mark.parametrize("name", [*P.DIFFERENCES, "all_switches"])
 def test_each_switch_changes_its_own_setting_in_training(name, optimisers):
     X, _ = binary_data()
-    ours = fingerprint(P.Switches(), X[:120], X[120:], optimisers)
+    ours = fingerprint(AC.Switches(), X[:120], X[120:], optimisers)
     switched = fingerprint(P.VARIANTS[name], X[:120], X[120:], optimisers)
     changed = {key for key in ours if ours[key] != switched[key]}
     assert changed == (set(P.DIFFERENCES) if name == "all_switches" else {name})
