@@ -1,0 +1,54 @@
+"""scripts/branching_differences.py: which fits it plans, its table, and where it writes."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import load_script
+
+D = load_script("branching_differences")
+
+
+def test_plan_skips_the_prior_switch_on_h2_only():
+    fits = D.plan(["H² σ=1.0", "R²"], ["ours", "prior"], [0, 1])
+    assert ("R²", "prior", 1) in fits and ("H² σ=1.0", "ours", 0) in fits
+    assert not [f for f in fits if f[0] == "H² σ=1.0" and f[1] == "prior"]
+    assert len(fits) == 6
+
+
+def test_summary_gives_each_difference_its_change_from_ours_of_the_same_row():
+    records = [dict(row=row, difference=name, seed=seed, train_pearson=base + shift + 0.01 * seed,
+                    train_spearman=0.5, train_mse=0.1)
+               for row, base in (("R²", 0.4), ("H² σ=1.0", 0.8))
+               for name, shift in (("ours", 0.0), ("activation", -0.1)) for seed in (0, 1)]
+    table = D.summary_table(records)
+    assert table.loc[("R²", "activation"), "train_pearson_change"] == pytest.approx(-0.1)
+    assert table.loc[("H² σ=1.0", "ours"), "train_pearson_change"] == pytest.approx(0.0)
+    assert table.loc[("H² σ=1.0", "ours"), "train_pearson_mean"] == pytest.approx(0.805)
+    assert table.loc[("R²", "ours"), "train_pearson_std"] == pytest.approx(0.005)
+    assert (table["n_seeds"] == 2).all()
+
+
+def test_reduced_run_writes_to_results_only(tmp_path, monkeypatch, capsys):
+    rng = np.random.default_rng(0)
+    # path codes of five tree nodes (positive branch codes, zero-padded), as the data set has
+    nodes = np.array([[1, 0, 0], [1, 1, 0], [1, 2, 0], [1, 1, 1], [1, 1, 2]])
+    labels = nodes[np.arange(120) % 5]
+    X = (rng.normal(size=(120, 10)) + labels.sum(1)[:, None]).astype(np.float32)
+    monkeypatch.setattr(D.branching, "load_branching", lambda path: (X, labels, "synthetic"))
+    monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
+    assert D.main(["--seeds", "0", "--epochs", "2", "--rows", "R²", "--variants", "ours",
+                   "prior", "--workers", "1"]) == 0
+    table = pd.read_csv(tmp_path / f"{D.TABLE}.csv")
+    assert table["difference"].tolist() == ["ours", "prior"]
+    assert table["train_pearson_mean"].abs().le(1).all() and (table["train_mse_mean"] > 0).all()
+    assert table.loc[0, "train_pearson_change"] == 0
+    assert len(pd.read_csv(tmp_path / f"{D.FITS}.csv")) == 2
+    assert not (tmp_path / "paper").exists()
+    assert "reduced settings" in capsys.readouterr().out
+
+
+def test_only_the_issue_settings_write_results_paper():
+    assert D.is_full_run(D.parse_args([]))
+    for reduced in (["--epochs", "20"], ["--seeds", "0"], ["--rows", "R²"],
+                    ["--variants", "ours", "prior"]):
+        assert not D.is_full_run(D.parse_args(reduced))
