@@ -1,7 +1,5 @@
 """scripts/hmtdna_protocol.py: the authors' loop re-implemented, each switch of ours changing its
 own setting only, and the table's schema and folders."""
-import dataclasses
-
 import geoopt
 import numpy as np
 import pandas as pd
