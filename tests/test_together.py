@@ -193,3 +193,12 @@ def test_group_key_separates_what_cannot_be_stacked():
     b = R.RiemannianDecoder(manifold="lorentz", curvature=1.0, seed=4, noise_std=0.1)
     c = R.RiemannianDecoder(manifold="lorentz", curvature=2.0)
     assert together.group_key(a) == together.group_key(b) != together.group_key(c)
+
+
+def test_panel_title_of_a_diverged_fit_says_so_in_short_lines():
+    record = dict(train_pearson=0.74, train_mse=0.58, diverged_at=45)
+    title = E.panel_title("k = 0.1, σ = 0.1", record)
+    assert "DIVERGED" in title and "45" in title
+    # a panel of the 6 x 6 grid holds about 25 characters of title
+    assert max(len(line) for line in title.splitlines()) <= 25
+    assert "DIVERGED" not in E.panel_title("k = 1", {**record, "diverged_at": None})

@@ -179,11 +179,11 @@ def summary_line(name, runs):
 
 def panel_title(prefix, record):
     """A figure panel's title for one fit: train Pearson and train MSE, and the epoch it diverged
-    at, if it did (its panel then shows the best state before that)."""
-    # two lines: in a grid of small panels one line runs into the next panel's title
+    at, if it did (its panel then shows the best state before that; the caption says so)."""
+    # short lines: in a grid of small panels a long one runs into the next panel's title
     title = f"{prefix}\nr = {record['train_pearson']:.2f}, MSE = {record['train_mse']:.2f}"
     if record.get("diverged_at") is not None:
-        title += f"\nDIVERGED at epoch {record['diverged_at']} (best state shown)"
+        title += f"\nDIVERGED, epoch {record['diverged_at']}"
     return title
 
 
