@@ -1,6 +1,7 @@
 """Models trained together against models trained one by one, on the branching data (H², k = 5,
 σ = 1, the paper's Table 2 settings): seconds per epoch per model, samples/s and peak memory for
-one model alone, M members together (``fit_together``), and a plain reference loop of the kind
+one model alone, M members together (``fit_together``) in this process and split between
+one-thread worker processes, and a plain reference loop of the kind
 the authors train with (a per-item DataLoader, latents and decoder stepped per minibatch; our
 own re-implementation, for timing only). Also times the test-time latents alone and together.
 
@@ -25,6 +26,7 @@ from rgdkit.data import branching
 from rgdkit.data.splits import split_indices
 from rgdkit.experiments import paper
 from rgdkit.experiments.loop import subsample
+from rgdkit.experiments.workers import run_tasks, split_evenly
 import rgdkit.metrics as M
 
 
@@ -52,6 +54,22 @@ def time_together(X, X_val, epochs, members):
     start = time.perf_counter()
     R.fit_together([R.RiemannianDecoder(**settings(epochs, seed)) for seed in range(members)],
                    X, X_val)
+    return time.perf_counter() - start
+
+
+def time_together_in_workers(X, X_val, epochs, members, workers):
+    """The members split between ``workers`` one-thread processes, as the notebooks' runner
+    does: the slowest worker's training time, and the wall time with process start-up."""
+    chunks = split_evenly(range(members), workers)
+    start = time.perf_counter()
+    seconds = run_tasks(_timed_together, [(X, X_val, epochs, seeds) for seeds in chunks], workers)
+    return max(seconds), time.perf_counter() - start
+
+
+def _timed_together(X, X_val, epochs, seeds):
+    models = [R.RiemannianDecoder(**settings(epochs, seed)) for seed in seeds]
+    start = time.perf_counter()
+    R.fit_together(models, X, X_val)
     return time.perf_counter() - start
 
 
@@ -91,21 +109,25 @@ def time_test_latents(models, X_test):
     return alone, time.perf_counter() - start
 
 
-def speed(X, X_val, X_test, epochs, members):
-    print(f"{'run':38s} {'s/epoch/model':>13s} {'samples/s':>10s} {'peak MB':>8s}")
+def speed(X, X_val, X_test, epochs, members, workers):
+    print(f"{'run':44s} {'s/epoch/model':>13s} {'samples/s':>10s} {'peak MB':>8s}")
+    in_workers, with_startup = time_together_in_workers(X, X_val, epochs, members, workers)
     rows = [("one model alone", time_alone(X, X_val, epochs, 1), 1),
             (f"{members} models one by one", time_alone(X, X_val, epochs, members), members),
             (f"{members} models together", time_together(X, X_val, epochs, members), members),
+            (f"{members} models together, {workers} workers", in_workers, members),
             (f"{members} models, reference DataLoader loop",
              time_reference_loop(X, epochs, members), members)]
     for label, seconds, m in rows:
         each = per_epoch(seconds, epochs, m)
-        print(f"{label:38s} {each:13.4f} {len(X) / each:10.0f} {peak_rss_mb():8.0f}")
+        print(f"{label:44s} {each:13.4f} {len(X) / each:10.0f} {peak_rss_mb():8.0f}")
     by_name = {label: per_epoch(s, epochs, m) for label, s, m in rows}
-    batched = by_name[f"{members} models together"]
-    print(f"together vs one by one: {by_name[f'{members} models one by one'] / batched:.1f} x; "
-          f"vs the reference loop: "
-          f"{by_name[f'{members} models, reference DataLoader loop'] / batched:.1f} x")
+    reference = by_name[f"{members} models, reference DataLoader loop"]
+    for label in (f"{members} models together", f"{members} models together, {workers} workers"):
+        print(f"{label} vs one by one: {by_name[f'{members} models one by one'] / by_name[label]:.1f}"
+              f" x; vs the reference loop: {reference / by_name[label]:.1f} x")
+    print(f"({workers} workers: {with_startup - in_workers:.1f} s of process start-up and "
+          "transfer, not counted above)")
     models = R.fit_together([R.RiemannianDecoder(**{**settings(2, seed), "n_starts": 20, "test_epochs": 50})
                              for seed in range(members)], X, X_val)
     alone, batched = time_test_latents(models, X_test)
@@ -133,6 +155,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--quality", action="store_true")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes for the members split between them")
     args = parser.parse_args(argv)
     X, labels, source = branching.load_branching()
     train, val, test = split_indices(len(X), seed=0)
@@ -142,7 +166,7 @@ def main(argv=None):
         quality(X[train], X[val], labels, train)
     else:
         time_together(X[train], X[val], 2, 2)  # warm-up
-        speed(X[train], X[val], X[test][:200], args.epochs, args.members)
+        speed(X[train], X[val], X[test][:200], args.epochs, args.members, args.workers)
 
 
 if __name__ == "__main__":
