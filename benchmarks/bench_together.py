@@ -50,10 +50,11 @@ def time_alone(X, X_val, epochs, members):
     return time.perf_counter() - start
 
 
-def time_together(X, X_val, epochs, members):
+def time_together(X, X_val, epochs, seeds):
+    """Seconds to fit the members of ``seeds`` together (their construction not counted)."""
+    models = [R.RiemannianDecoder(**settings(epochs, seed)) for seed in seeds]
     start = time.perf_counter()
-    R.fit_together([R.RiemannianDecoder(**settings(epochs, seed)) for seed in range(members)],
-                   X, X_val)
+    R.fit_together(models, X, X_val)
     return time.perf_counter() - start
 
 
@@ -62,15 +63,8 @@ def time_together_in_workers(X, X_val, epochs, members, workers):
     does: the slowest worker's training time, and the wall time with process start-up."""
     chunks = split_evenly(range(members), workers)
     start = time.perf_counter()
-    seconds = run_tasks(_timed_together, [(X, X_val, epochs, seeds) for seeds in chunks], workers)
+    seconds = run_tasks(time_together, [(X, X_val, epochs, seeds) for seeds in chunks], workers)
     return max(seconds), time.perf_counter() - start
-
-
-def _timed_together(X, X_val, epochs, seeds):
-    models = [R.RiemannianDecoder(**settings(epochs, seed)) for seed in seeds]
-    start = time.perf_counter()
-    R.fit_together(models, X, X_val)
-    return time.perf_counter() - start
 
 
 def time_reference_loop(X, epochs, members, batch_size=128):
@@ -114,7 +108,7 @@ def speed(X, X_val, X_test, epochs, members, workers):
     in_workers, with_startup = time_together_in_workers(X, X_val, epochs, members, workers)
     rows = [("one model alone", time_alone(X, X_val, epochs, 1), 1),
             (f"{members} models one by one", time_alone(X, X_val, epochs, members), members),
-            (f"{members} models together", time_together(X, X_val, epochs, members), members),
+            (f"{members} models together", time_together(X, X_val, epochs, range(members)), members),
             (f"{members} models together, {workers} workers", in_workers, members),
             (f"{members} models, reference DataLoader loop",
              time_reference_loop(X, epochs, members), members)]
@@ -165,7 +159,7 @@ def main(argv=None):
     if args.quality:
         quality(X[train], X[val], labels, train)
     else:
-        time_together(X[train], X[val], 2, 2)  # warm-up
+        time_together(X[train], X[val], 2, range(2))  # warm-up
         speed(X[train], X[val], X[test][:200], args.epochs, args.members, args.workers)
 
 

@@ -84,7 +84,7 @@ OURS = dict(manifold="lorentz", curvature=paper.HYPERBOLIC_K, noise_std=0.5,
 # the authors': their notebook's call of train_rgd, and the _train.py defaults it keeps
 AUTHORS = dict(curvature=5.0, noise_std=0.5, hidden=(16, 32, 64, 128, 256), batch_size=2048,
                lr_latent=0.1, lr_decoder=2e-3, betas_latent=(0.5, 0.7), betas_decoder=(0.9, 0.995),
-               weight_decay=1e-3, stabilize=5, restart_period=40, patience=85, start_saving=150,
+               weight_decay=1e-3, stabilize=AC.AUTHORS_STABILIZE, restart_period=40, patience=85, start_saving=150,
                init_std=1e-3)
 
 Fit = namedtuple("Fit", ["latents", "manifold", "epochs_run", "best_epoch", "train_loss"])

@@ -140,13 +140,12 @@ def _fit_rgd_together(models, X, split, reference, seeds, embed_test=True, worke
     X_test = X[test] if embed_test else None
     fitted = run_tasks(_fit_chunk, [([jobs[i][2] for i in chunk], X[train], X[val], X_test)
                                     for chunk in chunks], workers)
-    latents = {}
+    by_job = [None] * len(jobs)  # (fitted model, Z_test), back in the jobs' order
     for chunk, (members, Z_tests) in zip(chunks, fitted):
         for index, model, Z_test in zip(chunk, members, Z_tests):
-            latents[index] = (model, Z_test)
+            by_job[index] = (model, Z_test)
     results = {name: [] for name in models}
-    for index, (name, seed, _) in enumerate(jobs):
-        model, Z_test = latents[index]
+    for (name, seed, _), (model, Z_test) in zip(jobs, by_job):
         record = _score(model, X, split, reference, model.latents_, Z_test, max_points, scored)
         record.update(seed=seed, fit_seconds=model.fit_seconds_)
         results[name].append((record, model, model.latents_, Z_test))
