@@ -12,10 +12,12 @@ data, split 82/9/9 with seed 0, as
 The ``prior`` switch changes nothing on H² (neither puts a prior there), so H² skips it. Measured
 per fit, on the training split: Pearson and Spearman of latent geodesic against tree distances (at
 most 3,000 points, as the paper profile) and the reconstruction MSE. Fits run in ``--workers``
-processes (default ``RGD_WORKERS``, else 1).
+processes (default ``RGD_WORKERS``, else 1). Each fit's record is saved as it finishes; a rerun
+with the same epochs and data keeps those and fits only the rest (``--restart`` fits all again).
 
     python scripts/branching_differences.py [--seeds 0 1 2] [--epochs 750] [--rows "R²" ...]
                                             [--variants ours activation ...] [--workers 2]
+                                            [--restart]
 
 Writes ``branching_differences_fits.csv`` (one row per fit) and ``differences.csv`` (per row and
 difference: seeds, mean and std of each measure, and the change of the mean train Pearson from
@@ -45,6 +47,7 @@ VARIANTS = {"ours": AC.Switches(), **AC.variants()}
 MEASURES = ("train_pearson", "train_spearman", "train_mse")
 FULL = dict(seeds=[0, 1, 2], epochs=paper.BRANCHING_TRAINING["epochs"])
 MAX_POINTS = 3000
+KEY = ("row", "difference", "seed", "epochs", "source")
 
 
 def plan(rows, variants, seeds):
@@ -66,8 +69,20 @@ def fit_variant(row, name, seed, X, labels, split, epochs):
     scores = E.embedding_scores(model.latents_, None, model.manifold_,
                                 lambda idx: M.tree_distances(labels[idx]), train, None, MAX_POINTS)
     mse = reconstruction_errors(X[train], model.inverse_transform(model.latents_))["mse"]
-    return {"row": row, "difference": name, "seed": seed, **scores, "train_mse": mse,
-            "epochs_run": len(model.history_["epoch"]), "fit_seconds": seconds}
+    return {"row": row, "difference": name, "seed": seed, "epochs": epochs, **scores,
+            "train_mse": mse, "epochs_run": len(model.history_["epoch"]), "fit_seconds": seconds}
+
+
+def saved_fits(restart=False):
+    """Records saved by earlier runs (none if ``restart``), keyed by (row, difference, seed,
+    epochs, source): a rerun keeps those of its own settings and the file keeps all."""
+    path = results_dir() / f"{FITS}.csv"
+    if restart or not path.exists():
+        return {}
+    saved = pd.read_csv(path)
+    if not set(KEY) <= set(saved.columns):
+        return {}  # written by an older version of this script: fit again
+    return {tuple(r[k] for k in KEY): r for r in saved.to_dict("records")}
 
 
 def summary_table(records):
@@ -95,6 +110,8 @@ def parse_args(argv=None):
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes, one thread each (default: RGD_WORKERS, else 1)")
+    parser.add_argument("--restart", action="store_true",
+                        help="fit everything again instead of keeping the fits already saved")
     parser.add_argument("--data", default=os.environ.get("RGD_BRANCHING_NPZ"),
                         help="branching data file (default: RGD_BRANCHING_NPZ, data/, the Hub, "
                              "then the exact simulation)")
@@ -113,14 +130,25 @@ def main(argv=None):
     X, labels, source = branching.load_branching(args.data)
     split = split_indices(len(X), seed=0)
     fits = plan(args.rows, args.variants, args.seeds)
+    keys = [(*fit, args.epochs, source) for fit in fits]
+    saved = saved_fits(args.restart)
+    todo = [key for key in keys if key not in saved]
     print(f"data: {source} ({X.shape[0]} x {X.shape[1]}); {len(fits)} fits, seeds {args.seeds}, "
-          f"{args.epochs} epochs, {workers} worker(s)", flush=True)
+          f"{args.epochs} epochs, {workers} worker(s); {len(fits) - len(todo)} kept from the "
+          "last run", flush=True)
     start = time.perf_counter()
-    records = run_tasks(fit_variant, [(*fit, X, labels, split, args.epochs) for fit in fits],
-                        workers)
-    print(f"{len(records)} fits in {(time.perf_counter() - start) / 60:.1f} min")
-    save_table(pd.DataFrame(records).set_index("row"), FITS)
-    table = summary_table(records)
+
+    def save(index, record):
+        saved[todo[index]] = {**record, "source": source}
+        save_table(pd.DataFrame(saved.values()).set_index("row"), FITS)
+        print(f"fit {sum(key in saved for key in keys)}/{len(keys)}: {record['row']} "
+              f"{record['difference']} seed {record['seed']}, train Pearson "
+              f"{record['train_pearson']:.3f}", flush=True)
+
+    run_tasks(fit_variant, [(*key[:3], X, labels, split, args.epochs) for key in todo], workers,
+              on_result=save)
+    print(f"{len(todo)} fits in {(time.perf_counter() - start) / 60:.1f} min")
+    table = summary_table([saved[key] for key in keys])
     folders = [results_dir()] + ([results_dir() / "paper"] if is_full_run(args) else [])
     for folder in folders:
         print(f"wrote {save_table(table, TABLE, folder)}")

@@ -28,7 +28,8 @@ def test_summary_gives_each_difference_its_change_from_ours_of_the_same_row():
     assert (table["n_seeds"] == 2).all()
 
 
-def test_reduced_run_writes_to_results_only(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def small_tree_data(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     # path codes of five tree nodes (positive branch codes, zero-padded), as the data set has
     nodes = np.array([[1, 0, 0], [1, 1, 0], [1, 2, 0], [1, 1, 1], [1, 1, 2]])
@@ -36,6 +37,9 @@ def test_reduced_run_writes_to_results_only(tmp_path, monkeypatch, capsys):
     X = (rng.normal(size=(120, 10)) + labels.sum(1)[:, None]).astype(np.float32)
     monkeypatch.setattr(D.branching, "load_branching", lambda path: (X, labels, "synthetic"))
     monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
+
+
+def test_reduced_run_writes_to_results_only(tmp_path, small_tree_data, capsys):
     assert D.main(["--seeds", "0", "--epochs", "2", "--rows", "R²", "--variants", "ours",
                    "prior", "--workers", "1"]) == 0
     table = pd.read_csv(tmp_path / f"{D.TABLE}.csv")
@@ -45,6 +49,22 @@ def test_reduced_run_writes_to_results_only(tmp_path, monkeypatch, capsys):
     assert len(pd.read_csv(tmp_path / f"{D.FITS}.csv")) == 2
     assert not (tmp_path / "paper").exists()
     assert "reduced settings" in capsys.readouterr().out
+
+
+def test_rerun_keeps_saved_fits_of_the_same_settings_and_fits_the_rest(tmp_path, small_tree_data,
+                                                                         capsys):
+    def run(*extra):
+        D.main(["--seeds", "0", "--epochs", "2", "--rows", "R²", "--workers", "1", *extra])
+        return capsys.readouterr().out
+
+    run("--variants", "ours")
+    first = pd.read_csv(tmp_path / f"{D.FITS}.csv")
+    assert "1 fits in" in run("--variants", "ours", "prior")
+    both = pd.read_csv(tmp_path / f"{D.FITS}.csv").set_index("difference")
+    assert both.loc["ours", "fit_seconds"] == first.loc[0, "fit_seconds"]  # kept, not refitted
+    assert "2 fits in" in run("--variants", "ours", "prior", "--restart")
+    assert "1 fits in" in run("--variants", "ours", "--epochs", "3")
+    assert len(pd.read_csv(tmp_path / f"{D.FITS}.csv")) == 3  # other settings' fits stay
 
 
 def test_only_the_issue_settings_write_results_paper():

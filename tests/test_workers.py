@@ -21,6 +21,14 @@ def test_run_tasks_in_workers_keeps_order_and_carries_closures():
     assert workers.run_tasks(apply, tasks, workers=2) == [0, 3, 6, 9, 12]
 
 
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_run_tasks_reports_each_result_once_as_it_finishes(n_workers):
+    seen = {}
+    results = workers.run_tasks(apply, [(scaled_by(2), v) for v in range(4)], workers=n_workers,
+                                on_result=seen.__setitem__)
+    assert seen == dict(enumerate(results)) == {0: 0, 1: 2, 2: 4, 3: 6}
+
+
 def fail(value):
     raise KeyError(f"task {value} failed")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 
 import cloudpickle
@@ -32,20 +32,28 @@ def current_workers(default=1):
     return workers
 
 
-def run_tasks(function, tasks, workers=None):
+def run_tasks(function, tasks, workers=None, on_result=None):
     """``[function(*task) for task in tasks]``, in ``workers`` processes when there are more tasks
     than one (``None``: :func:`current_workers`). Results keep the tasks' order; a task's error is
-    raised here."""
+    raised here. ``on_result(index, result)``, if given, is called in this process as each task
+    finishes (to save work as it completes)."""
     tasks = list(tasks)
     workers = current_workers() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers={workers} must be ≥ 1")
+    report = on_result or (lambda index, result: None)
     if workers == 1 or len(tasks) < 2:
-        return [function(*task) for task in tasks]
+        results = []
+        for index, task in enumerate(tasks):
+            results.append(function(*task))
+            report(index, results[-1])
+        return results
     with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=get_context("spawn"),
                              initializer=_one_thread) as pool:
-        futures = [pool.submit(_run_pickled, cloudpickle.dumps((function, task)))
-                   for task in tasks]
+        futures = {pool.submit(_run_pickled, cloudpickle.dumps((function, task))): index
+                   for index, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            report(futures[future], future.result())
         return [future.result() for future in futures]
 
 
