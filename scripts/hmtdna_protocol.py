@@ -31,6 +31,7 @@ letter from the Poincaré coordinates, over the groups with at least 20 genomes.
 
     python scripts/hmtdna_protocol.py [--samples 8000] [--seeds 0 1 2] [--epochs 400]
                                       [--variants ours authors ...] [--threads 1]
+                                      [--workers 2]
 
 Writes ``hmtdna_protocol_differences.csv`` (mean and std over seeds per protocol), the per-fit
 records ``hmtdna_protocol_fits.csv`` (after every fit, so a long run leaves what it finished) and
@@ -62,6 +63,7 @@ from rgdkit.data.splits import split_indices
 from rgdkit.experiments import loop as E
 from rgdkit.experiments import paper
 from rgdkit.experiments import tables as T
+from rgdkit.experiments.workers import current_workers, run_tasks
 from rgdkit.files.results import results_dir, save_table
 from rgdkit.metrics.classification import drop_rare_classes, latent_features
 from rgdkit.plotting import figures as FIG
@@ -261,7 +263,11 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=FULL["epochs"])
     parser.add_argument("--variants", nargs="+", default=list(PROTOCOLS), choices=PROTOCOLS,
                         help="protocols to fit (default: all)")
-    parser.add_argument("--threads", type=int, default=1, help="torch and random-forest threads")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch and random-forest threads (with one worker)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes of one thread each, fits spread over them "
+                             "(default: RGD_WORKERS, else 1)")
     return parser.parse_args(argv)
 
 
@@ -278,32 +284,51 @@ def load_genomes(samples):
     return X, groups, description
 
 
+def fit_and_measure(name, seed, X, split, groups, epochs, threads=1):
+    """One fit of protocol ``name`` and its measures: (record, the :class:`Fit`'s fields).
+
+    Fields, not the Fit: a worker pickles what it returns by reference to its class, and this
+    script is no module a worker can import."""
+    start = time.perf_counter()
+    fit = fit_protocol(name, X, split, seed, epochs)
+    seconds = time.perf_counter() - start
+    record = {"difference": name, "seed": seed, **measures(fit, X, split[0], groups, threads),
+              "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch, "fit_seconds": seconds}
+    return record, tuple(fit)
+
+
 def main(argv=None):
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
+    workers = current_workers() if args.workers is None else args.workers
+    threads = args.threads if workers == 1 else 1
+    torch.set_num_threads(threads)
     X, groups, description = load_genomes(args.samples)
     split = split_indices(len(X), seed=0)
     train = split[0]
     print(f"data: {description}; {len(X)} genomes x {X.shape[1]} variants, train {len(train)}; "
-          f"seeds {args.seeds}, {args.epochs} epochs, {args.threads} thread(s)", flush=True)
-    records, shown = [], {}
+          f"seeds {args.seeds}, {args.epochs} epochs, {workers} worker(s) of {threads} "
+          "thread(s)", flush=True)
     plan = [(name, seed) for name in args.variants for seed in args.seeds]
-    for name, seed in tqdm(plan, desc="fits"):
-        start = time.perf_counter()
-        fit = fit_protocol(name, X, split, seed, args.epochs)
-        seconds = time.perf_counter() - start
-        record = {"difference": name, "seed": seed, **measures(fit, X, train, groups, args.threads),
-                  "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch,
-                  "fit_seconds": seconds}
-        records.append(record)
-        save_table(pd.DataFrame(records).set_index("difference"), FITS)
-        tqdm.write(f"{name}, seed {seed}: Spearman {record['spearman']:.3f}, Pearson "
+    finished = {}
+
+    def save(index, result):
+        (record, fit), finished[index] = (result[0], Fit(*result[1])), result[0]
+        save_table(pd.DataFrame([finished[i] for i in sorted(finished)]).set_index("difference"),
+                   FITS)
+        tqdm.write(f"fit {len(finished)}/{len(plan)}, {record['difference']} seed "
+                   f"{record['seed']}: Spearman {record['spearman']:.3f}, Pearson "
                    f"{record['pearson']:.3f}, first-letter accuracy "
                    f"{record['first_letter_accuracy']:.3f}; {fit.epochs_run} epochs (best "
-                   f"{fit.best_epoch}), {seconds:.0f} s, {seconds / fit.epochs_run:.2f} s/epoch")
-        if name in ("ours", "authors") and seed == args.seeds[0]:
-            shown[f"{name}, seed {seed}: Spearman {record['spearman']:.2f}"] = fit
-    write_outputs(summary_table(records), shown, groups[train], is_full_run(args))
+                   f"{fit.best_epoch}), {record['fit_seconds']:.0f} s, "
+                   f"{record['fit_seconds'] / fit.epochs_run:.2f} s/epoch")
+
+    results = run_tasks(fit_and_measure, [(name, seed, X, split, groups, args.epochs, threads)
+                                          for name, seed in plan], workers, on_result=save)
+    shown = {f"{record['difference']}, seed {record['seed']}: Spearman {record['spearman']:.2f}":
+             Fit(*fields) for record, fields in results
+             if record["difference"] in ("ours", "authors") and record["seed"] == args.seeds[0]}
+    write_outputs(summary_table([record for record, _ in results]), shown, groups[train],
+                  is_full_run(args))
     return 0
 
 

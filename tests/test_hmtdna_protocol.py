@@ -180,13 +180,15 @@ def test_each_switch_changes_its_own_setting_in_training(name, optimisers):
         assert switched["loss_reduction"] == 4 * X.shape[1]
 
 
-def test_reduced_run_writes_the_table_and_figure_to_results_only(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_reduced_run_writes_the_table_and_figure_to_results_only(tmp_path, monkeypatch, capsys,
+                                                                 workers):
     X, groups = binary_data()
     monkeypatch.setattr(P, "load_genomes", lambda samples: (X, groups, "synthetic"))
     monkeypatch.setattr(P, "FOREST_TREES", 10)  # 300 trees x 5 folds x 3 fits: most of the time
     monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
     assert P.main(["--samples", "150", "--seeds", "0", "--epochs", "2",
-                   "--variants", "ours", "authors", "weight_decay"]) == 0
+                   "--variants", "ours", "authors", "weight_decay", "--workers", workers]) == 0
     table = pd.read_csv(tmp_path / f"{P.TABLE}.csv")
     assert list(table.columns) == ["difference", "n_seeds", "spearman_mean", "spearman_std",
                                    "pearson_mean", "pearson_std", "first_letter_accuracy_mean",
@@ -199,7 +201,8 @@ def test_reduced_run_writes_the_table_and_figure_to_results_only(tmp_path, monke
     assert (tmp_path / f"{P.FIGURE}.png").stat().st_size > 0
     assert not (tmp_path / "paper").exists()
     out = capsys.readouterr().out
-    assert "authors, seed 0: Spearman" in out and "reduced settings" in out
+    assert "authors seed 0: Spearman" in out and "reduced settings" in out
+    assert f"{workers} worker(s)" in out
 
 
 def test_only_the_issue_settings_write_results_paper():
