@@ -1,0 +1,54 @@
+"""The committed paper-profile tables under results/paper/: the issue's schema, every paper row
+with the paper's seeds, and the README's numbers taken from them (not typed in by hand)."""
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+from rgdkit.experiments import paper
+
+COMMITTED = ROOT / "results" / "paper"
+PAPER_TABLES = sorted(p for p in COMMITTED.glob("*.csv") if p.stem in paper.TABLES)
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_paper_profile_tables_are_committed():
+    assert {"branching_table2", "cellcycle_table1"} <= {p.stem for p in PAPER_TABLES}
+
+
+@pytest.mark.parametrize("path", PAPER_TABLES, ids=lambda p: p.stem)
+def test_committed_table_has_every_paper_row_and_column(path):
+    table, frame = paper.table(path.stem), pd.read_csv(path)
+    columns = ["model", "in_paper", "n_seeds"] + [f"{c}_{s}" for c in table.columns()
+                                                  for s in ("mean", "std")]
+    assert list(frame.columns[:len(columns)]) == columns
+    rows = frame[frame.in_paper]
+    assert rows.model.tolist() == table.labels()
+    assert (rows.n_seeds == len(table.seeds)).all()
+    assert np.isfinite(rows[columns[3:]].to_numpy(float)).all()
+    assert not frame[~frame.in_paper].model.isin(table.labels()).any()
+
+
+def pearson_cell(row):
+    """Train / test Pearson as the README prints them: mean ± std, the std only over seeds."""
+    def one(split):
+        text = f"{row[f'{split}_pearson_mean']:.2f}"
+        return text + (f" ± {row[f'{split}_pearson_std']:.2f}" if row["n_seeds"] > 1 else "")
+    return f"{one('train')} / {one('test')}"
+
+
+@pytest.mark.parametrize("path", PAPER_TABLES, ids=lambda p: p.stem)
+def test_readme_shows_the_committed_pearsons_of_every_row(path):
+    missing = [f"{row['model']}: {pearson_cell(row)}" for _, row in pd.read_csv(path).iterrows()
+               if f"| {pearson_cell(row)} |" not in README]
+    assert not missing, f"README.md lacks (or rounds differently) {missing}"
+
+
+@pytest.mark.skipif(not (COMMITTED / "differences.csv").exists(),
+                    reason="the branching differences are not committed yet")
+def test_readme_shows_the_committed_effect_of_every_difference():
+    frame = pd.read_csv(COMMITTED / "differences.csv")
+    cells = [f"{r.train_pearson_mean:.2f} ± {r.train_pearson_std:.2f} "
+             f"({r.train_pearson_change:+.2f})" for r in frame.itertuples() if r.difference != "ours"]
+    missing = [cell for cell in cells if cell not in README]
+    assert not missing, f"README.md lacks {missing}"
