@@ -80,6 +80,8 @@ FIT_ERRORS = [
     ("patience -1", dict(patience=-1), X, ValueError, "patience must be a non-negative integer"),
     ("metric noise on Stiefel", dict(manifold="Stiefel", noise="metric", noise_std=0.1), X,
      NotImplementedError, "noise='inverse_metric'"),
+    ("noise_gradient unknown", dict(noise_gradient="exact", noise_std=0.1), X, ValueError,
+     "unknown noise_gradient 'exact'; choose one of"),
     ("prior on Stiefel", dict(manifold="stiefel", prior="normal"), X, NotImplementedError,
      "prior='none'"),
     ("unknown manifold", dict(manifold="klein"), X, ValueError, "geoopt class name"),

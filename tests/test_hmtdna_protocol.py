@@ -80,6 +80,31 @@ def test_authors_noise_is_ours_in_value_but_not_in_gradient():
     assert not torch.allclose(grads[0], grads[1], rtol=1e-3)
 
 
+def test_pathwise_noise_is_the_authors_noise_in_value_and_gradient():
+    manifold = geoopt.Lorentz(k=torch.tensor(5.0, dtype=torch.float64))
+    start = AC.authors_latents(manifold, 8, 2, 0.5, torch.Generator().manual_seed(0))
+    values, grads = [], []
+    for noise in (lambda z, g: AC.authors_noise(manifold, z, 0.5, g),
+                  lambda z, g: R.perturb(z, manifold, 0.5, "inverse_metric", g, gradient="pathwise")):
+        z = start.clone().requires_grad_(True)
+        noisy = noise(z, torch.Generator().manual_seed(3))
+        (noisy[:, 1:].sum() + noisy[:, 0].square().sum()).backward()
+        values.append(noisy.detach())
+        grads.append(z.grad)
+    torch.testing.assert_close(values[0], values[1], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-12)
+
+
+def test_the_noise_gradient_switch_trains_as_our_pathwise_option():
+    X, _ = binary_data()
+    settings = dict(P.OURS, hidden=(8, 16), epochs=6, min_epochs=0, batch_size=64, verbose=False)
+    switched = AC.SwitchedDecoder(P.VARIANTS["noise_gradient"], **settings).fit(X[:120], X_val=X[120:])
+    pathwise = R.RiemannianDecoder(**settings, noise_gradient="pathwise").fit(X[:120], X_val=X[120:])
+    fixed = R.RiemannianDecoder(**settings).fit(X[:120], X_val=X[120:])
+    np.testing.assert_allclose(pathwise.latents_, switched.latents_, rtol=1e-6, atol=1e-9)
+    assert not np.allclose(fixed.latents_, switched.latents_, rtol=1e-6, atol=1e-9)
+
+
 def test_authors_latents_start_near_the_origin_on_the_hyperboloid():
     manifold = geoopt.Lorentz(k=torch.tensor(5.0, dtype=torch.float64))
     z = AC.authors_latents(manifold, 500, 2, 1e-3, torch.Generator().manual_seed(0))

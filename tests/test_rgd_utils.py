@@ -131,6 +131,38 @@ def test_perturb_matches_expmap_and_has_its_linear_gradient(name):
         torch.testing.assert_close(grad, factor * weights)
 
 
+@pytest.mark.parametrize("name", R.MANIFOLDS)
+def test_pathwise_noise_has_the_same_value_and_the_autograd_gradient_of_the_whole_draw(name):
+    m = R.make_manifold(name, 2, curvature=5 if name == "lorentz" else None)
+    start = R.random_points(m, 32, 2, std=0.8)
+    normal = torch.randn(start.shape, dtype=start.dtype, generator=torch.Generator().manual_seed(0))
+    weights = torch.randn(start.shape, dtype=start.dtype, generator=torch.Generator().manual_seed(1))
+    outs, grads = {}, {}
+    for gradient in R.NOISE_GRADIENTS:
+        z = start.clone().requires_grad_(True)
+        outs[gradient] = R.perturb(z, m, 0.5, normal=normal, gradient=gradient)
+        (grads[gradient],) = torch.autograd.grad((outs[gradient] * weights).sum(), z)
+    torch.testing.assert_close(normal, torch.randn(start.shape, dtype=start.dtype,
+                                                   generator=torch.Generator().manual_seed(0)))
+    torch.testing.assert_close(outs["pathwise"].detach(), outs["fixed"].detach())
+    # the reference: autograd through the noise drawn at z and the exponential map
+    z = start.clone().requires_grad_(True)
+    reference = m.expmap(z, R.geometric_noise(z, m, 0.5, normal=normal))
+    (expected,) = torch.autograd.grad((reference * weights).sum(), z)
+    torch.testing.assert_close(grads["pathwise"], expected)
+    assert torch.isfinite(grads["pathwise"]).all()
+    if name == "euclidean":  # the only one whose noise does not depend on z
+        torch.testing.assert_close(grads["pathwise"], grads["fixed"])
+    else:
+        assert not torch.allclose(grads["pathwise"], grads["fixed"], rtol=1e-3)
+
+
+def test_perturb_rejects_unknown_gradient():
+    m = R.make_manifold("euclidean")
+    with pytest.raises(ValueError, match="unknown noise gradient 'exact'.*pathwise"):
+        R.perturb(torch.zeros(1, 2), m, 1.0, gradient="exact")
+
+
 def test_geometric_noise_rejects_unknown_mode():
     with pytest.raises(ValueError, match="unknown noise mode"):
         R.geometric_noise(torch.zeros(1, 2), R.make_manifold("euclidean"), 1.0, "isotropic")

@@ -46,6 +46,15 @@ def test_members_follow_their_fit_alone(manifold, curvature):
         assert R.check_on_manifold(b.latents_, b.manifold_) is not None
 
 
+@pytest.mark.parametrize("manifold,curvature", [("lorentz", 5.0), ("torus", None)])
+def test_members_with_pathwise_noise_follow_their_fit_alone(manifold, curvature):
+    members = [dict(seed=0, noise_std=0.5), dict(seed=1, noise_std=1.0)]
+    alone, batched = pair(manifold, members, curvature=curvature, noise_gradient="pathwise")
+    for a, b in zip(alone, batched):
+        np.testing.assert_allclose(b.history_["train_loss"], a.history_["train_loss"], rtol=1e-4)
+        np.testing.assert_allclose(b.latents_, a.latents_, atol=1e-3)
+
+
 def test_binary_members_with_the_bce_loss_follow_their_fit_alone():
     X = (blobs() > 1).astype(np.float32)
     kw = dict(SMALL, manifold="lorentz", loss="bce", batch_size=64)
@@ -131,7 +140,8 @@ def test_members_are_ordinary_fitted_estimators_afterwards():
 
 
 @pytest.mark.parametrize("change", [dict(manifold="sphere"), dict(hidden=(4,)),
-                                    dict(batch_size=16), dict(latent_dim=3)])
+                                    dict(batch_size=16), dict(latent_dim=3),
+                                    dict(noise_gradient="pathwise")])
 def test_members_that_cannot_share_a_run_are_refused(change):
     key = next(iter(change))
     members = [R.RiemannianDecoder(**SMALL), R.RiemannianDecoder(**{**SMALL, **change})]

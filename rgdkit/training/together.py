@@ -22,7 +22,7 @@ from rgdkit.training.base import EpochTracker, progress_options
 
 # parameters that fix the shapes and the computation of a batched step; members must share them
 SHARED = ("manifold", "latent_dim", "curvature", "hidden", "loss", "batch_size", "noise",
-          "prior", "betas_decoder", "device", "dtype")
+          "noise_gradient", "prior", "betas_decoder", "device", "dtype")
 # test-time latents of members are found together when these agree too
 SHARED_AT_TEST = ("n_starts", "test_epochs", "lr_test", "prune_keep")
 # elements of one batched activation (members x rows x features) at test time, ~0.8 GB in float32
@@ -414,15 +414,16 @@ class _BatchedRun:
     def _perturb(self, zb, sigma, sigma_t):
         """Each member's noise from its own generator, as its fit alone draws it."""
         members, manifold, mode = self.members, self.manifold, self.first.noise
+        gradient = self.first.noise_gradient
         if self.noise_per_factor:
-            return torch.stack([R.perturb(zb[i], manifold, s, mode, m.est._generator) if s > 0
-                                else zb[i] for i, (m, s) in enumerate(zip(members, sigma))])
+            return torch.stack([R.perturb(zb[i], manifold, s, mode, m.est._generator, gradient=gradient)
+                                if s > 0 else zb[i] for i, (m, s) in enumerate(zip(members, sigma))])
         shape = zb.shape[1:]
         normal = torch.stack([
             torch.randn(shape, dtype=zb.dtype, device=zb.device, generator=m.est._generator)
             if s > 0 else torch.zeros(shape, dtype=zb.dtype, device=zb.device)
             for m, s in zip(members, sigma)])
-        return R.perturb(zb, manifold, sigma_t, mode, normal=normal)
+        return R.perturb(zb, manifold, sigma_t, mode, normal=normal, gradient=gradient)
 
     def _validation_step(self):
         """Validation losses and the validation latents' gradients (decoder untouched)."""
