@@ -31,10 +31,12 @@ letter from the Poincaré coordinates, over the groups with at least 20 genomes.
 
     python scripts/hmtdna_protocol.py [--samples 8000] [--seeds 0 1 2] [--epochs 400]
                                       [--variants ours authors ...] [--threads 1]
-                                      [--workers 2]
+                                      [--workers 2] [--restart]
 
 Writes ``hmtdna_protocol_differences.csv`` (mean and std over seeds per protocol), the per-fit
-records ``hmtdna_protocol_fits.csv`` (after every fit, so a long run leaves what it finished) and
+records ``hmtdna_protocol_fits.csv`` (after every fit, so a long run leaves what it finished; a
+rerun keeps the records of its own settings and fits only the rest, ``--restart`` fits all; the
+latents the figure needs are kept beside them in ``hmtdna_protocol_latents.npz``) and
 ``hmtdna_protocol_disks.png``/``.pdf`` (ours and the authors' loop, first seed) under
 ``results/`` (``RGD_RESULTS_DIR``); with the full settings (the defaults) the table and figure go
 to ``results/paper/`` too.
@@ -64,6 +66,7 @@ from rgdkit.experiments import loop as E
 from rgdkit.experiments import paper
 from rgdkit.experiments import tables as T
 from rgdkit.experiments.workers import current_workers, run_tasks
+from rgdkit.files.atomic import write_atomically
 from rgdkit.files.results import results_dir, save_table
 from rgdkit.metrics.classification import drop_rare_classes, latent_features
 from rgdkit.plotting import figures as FIG
@@ -73,6 +76,9 @@ from rgdkit.training.base import progress_options
 
 TABLE = "hmtdna_protocol_differences"
 FITS = "hmtdna_protocol_fits"
+LATENTS = "hmtdna_protocol_latents.npz"  # the fits the disk figure shows, for a rerun that keeps them
+KEY = ("difference", "seed", "epochs", "samples")
+SHOWN = ("ours", "authors")
 FIGURE = "hmtdna_protocol_disks"
 MEASURES = ("spearman", "pearson", "first_letter_accuracy")
 COLUMNS = ["n_seeds"] + [f"{m}_{s}" for m in MEASURES for s in ("mean", "std")]
@@ -268,6 +274,8 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes of one thread each, fits spread over them "
                              "(default: RGD_WORKERS, else 1)")
+    parser.add_argument("--restart", action="store_true",
+                        help="fit everything again instead of keeping the fits already saved")
     return parser.parse_args(argv)
 
 
@@ -297,6 +305,46 @@ def fit_and_measure(name, seed, X, split, groups, epochs, threads=1):
     return record, tuple(fit)
 
 
+def saved_fits(restart=False):
+    """Records of earlier runs keyed by :data:`KEY` (none if ``restart`` or from an older
+    version of this script), and the shown fits' latents saved with them (key -> Fit)."""
+    records_path, latents_path = results_dir() / f"{FITS}.csv", results_dir() / LATENTS
+    if restart or not records_path.exists():
+        return {}, {}
+    saved = pd.read_csv(records_path)
+    if not set(KEY) <= set(saved.columns):
+        return {}, {}
+    records = {tuple(r[k] for k in KEY): r for r in saved.to_dict("records")}
+    fits = {}
+    if latents_path.exists():
+        with np.load(latents_path) as stored:
+            for name in stored.files:
+                if name.endswith("_k"):
+                    continue
+                key = _key_of(name)
+                fits[key] = Fit(stored[name], R.make_manifold("lorentz", 2, curvature=float(stored[f"{name}_k"])),
+                                *(records[key][f] for f in ("epochs_run", "best_epoch")), None)
+    return records, fits
+
+
+def _latents_name(key):
+    return "|".join(str(part) for part in key)
+
+
+def _key_of(name):
+    difference, seed, epochs, samples = name.split("|")
+    return difference, int(seed), int(epochs), int(samples)
+
+
+def save_latents(fits):
+    """The shown fits' latents and curvatures, atomically, beside the records."""
+    arrays = {}
+    for key, fit in fits.items():
+        arrays[_latents_name(key)] = fit.latents
+        arrays[f"{_latents_name(key)}_k"] = np.array(float(fit.manifold.k))
+    write_atomically(results_dir() / LATENTS, lambda path: np.savez(path, **arrays))
+
+
 def main(argv=None):
     args = parse_args(argv)
     workers = current_workers() if args.workers is None else args.workers
@@ -305,30 +353,37 @@ def main(argv=None):
     X, groups, description = load_genomes(args.samples)
     split = split_indices(len(X), seed=0)
     train = split[0]
+    keys = [(name, seed, args.epochs, args.samples) for name in args.variants for seed in args.seeds]
+    saved, shown_fits = saved_fits(args.restart)
+    todo = [key for key in keys if key not in saved
+            or (key[0] in SHOWN and key[1] == args.seeds[0] and key not in shown_fits)]
     print(f"data: {description}; {len(X)} genomes x {X.shape[1]} variants, train {len(train)}; "
           f"seeds {args.seeds}, {args.epochs} epochs, {workers} worker(s) of {threads} "
-          "thread(s)", flush=True)
-    plan = [(name, seed) for name in args.variants for seed in args.seeds]
-    finished = {}
+          f"thread(s); {len(keys) - len(todo)} of {len(keys)} fits kept from the last run",
+          flush=True)
 
     def save(index, result):
-        (record, fit), finished[index] = (result[0], Fit(*result[1])), result[0]
-        save_table(pd.DataFrame([finished[i] for i in sorted(finished)]).set_index("difference"),
-                   FITS)
-        tqdm.write(f"fit {len(finished)}/{len(plan)}, {record['difference']} seed "
+        key, (record, fit) = todo[index], (result[0], Fit(*result[1]))
+        saved[key] = {**record, "epochs": args.epochs, "samples": args.samples}
+        save_table(pd.DataFrame(saved.values()).set_index("difference"), FITS)
+        if key[0] in SHOWN and key[1] == args.seeds[0]:
+            shown_fits[key] = fit
+            save_latents(shown_fits)
+        tqdm.write(f"fit {sum(k in saved for k in keys)}/{len(keys)}, {record['difference']} seed "
                    f"{record['seed']}: Spearman {record['spearman']:.3f}, Pearson "
                    f"{record['pearson']:.3f}, first-letter accuracy "
                    f"{record['first_letter_accuracy']:.3f}; {fit.epochs_run} epochs (best "
                    f"{fit.best_epoch}), {record['fit_seconds']:.0f} s, "
                    f"{record['fit_seconds'] / fit.epochs_run:.2f} s/epoch")
 
-    results = run_tasks(fit_and_measure, [(name, seed, X, split, groups, args.epochs, threads)
-                                          for name, seed in plan], workers, on_result=save)
-    shown = {f"{record['difference']}, seed {record['seed']}: Spearman {record['spearman']:.2f}":
-             Fit(*fields) for record, fields in results
-             if record["difference"] in ("ours", "authors") and record["seed"] == args.seeds[0]}
-    write_outputs(summary_table([record for record, _ in results]), shown, groups[train],
-                  is_full_run(args))
+    run_tasks(fit_and_measure, [(name, seed, X, split, groups, args.epochs, threads)
+                                for name, seed, *_ in todo], workers, on_result=save)
+    records = [{k: v for k, v in saved[key].items() if k not in ("epochs", "samples")}
+               for key in keys]
+    shown = {f"{name}, seed {seed}: Spearman {saved[key]['spearman']:.2f}": shown_fits[key]
+             for key in keys for name, seed, *_ in [key]
+             if name in SHOWN and seed == args.seeds[0]}
+    write_outputs(summary_table(records), shown, groups[train], is_full_run(args))
     return 0
 
 

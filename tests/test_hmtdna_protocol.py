@@ -230,6 +230,32 @@ def test_reduced_run_writes_the_table_and_figure_to_results_only(tmp_path, monke
     assert f"{workers} worker(s)" in out
 
 
+def test_a_rerun_keeps_the_saved_fits_and_restart_fits_them_again(tmp_path, monkeypatch):
+    X, groups = binary_data()
+    monkeypatch.setattr(P, "load_genomes", lambda samples: (X, groups, "synthetic"))
+    monkeypatch.setattr(P, "FOREST_TREES", 10)
+    monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
+    run = ["--samples", "150", "--epochs", "2", "--variants", "ours", "stabilize", "--workers", "1"]
+    assert P.main([*run, "--seeds", "0"]) == 0
+    first = pd.read_csv(tmp_path / f"{P.TABLE}.csv")
+    fitted = []
+    original = P.fit_and_measure
+    monkeypatch.setattr(P, "fit_and_measure", lambda *a, **k: fitted.append(a[:2]) or original(*a, **k))
+    assert P.main([*run, "--seeds", "0"]) == 0  # all kept, the figure's latents too
+    assert fitted == []
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / f"{P.TABLE}.csv"), first)
+    assert P.main([*run, "--seeds", "0", "1"]) == 0  # only the new seed
+    assert sorted(fitted) == [("ours", 1), ("stabilize", 1)]
+    assert len(pd.read_csv(tmp_path / f"{P.FITS}.csv")) == 4
+    assert pd.read_csv(tmp_path / f"{P.TABLE}.csv")["n_seeds"].tolist() == [2, 2]
+    fitted.clear()
+    assert P.main([*run, "--seeds", "0", "--epochs", "3"]) == 0  # other settings: fitted anew
+    assert sorted(fitted) == [("ours", 0), ("stabilize", 0)]
+    fitted.clear()
+    assert P.main([*run, "--seeds", "0", "--restart"]) == 0
+    assert sorted(fitted) == [("ours", 0), ("stabilize", 0)]
+
+
 def test_only_the_issue_settings_write_results_paper():
     assert P.is_full_run(P.parse_args([]))
     for reduced in (["--epochs", "20"], ["--seeds", "0"], ["--samples", "800"],
