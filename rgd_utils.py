@@ -834,12 +834,11 @@ class RiemannianDecoder(LatentEstimator):
 
     def __init__(self, manifold="lorentz", latent_dim=2, curvature=None, noise_std=0.0,
                  noise="inverse_metric", noise_gradient="fixed", hidden=(16, 32, 64, 128, 256),
-                 loss="mse", epochs=750,
-                 batch_size=128, lr_latent=0.1, lr_decoder=2e-3, betas_decoder=(0.9, 0.995),
-                 betas_latent=(0.5, 0.7), weight_decay=1e-3, patience=85, min_epochs=150,
-                 restart_period=40, init_std=1e-3, prior="auto", prior_std=1.0, n_starts=20,
-                 test_epochs=400, prune_keep=4, lr_test=0.1, seed=0, device=None, dtype=None,
-                 verbose=True):
+                 loss="mse", epochs=750, batch_size=128, lr_latent=0.1, lr_decoder=2e-3,
+                 betas_decoder=(0.9, 0.995), betas_latent=(0.5, 0.7), weight_decay=1e-3,
+                 patience=85, min_epochs=150, restart_period=40, init_std=1e-3, prior="auto",
+                 prior_std=1.0, n_starts=20, test_epochs=400, prune_keep=4, lr_test=0.1, seed=0,
+                 device=None, dtype=None, verbose=True):
         self.manifold = manifold
         self.latent_dim = latent_dim
         self.curvature = curvature

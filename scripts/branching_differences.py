@@ -37,7 +37,7 @@ from rgdkit.data.splits import split_indices
 from rgdkit.experiments import loop as E
 from rgdkit.experiments import paper
 from rgdkit.experiments.workers import current_workers, run_tasks
-from rgdkit.files.results import results_dir, save_table
+from rgdkit.files.results import results_dir, save_table, saved_records
 from rgdkit.metrics.reconstruction import reconstruction_errors
 from rgdkit.training import authors_choices as AC
 
@@ -76,13 +76,7 @@ def fit_variant(row, name, seed, X, labels, split, epochs):
 def saved_fits(restart=False):
     """Records saved by earlier runs (none if ``restart``), keyed by (row, difference, seed,
     epochs, source): a rerun keeps those of its own settings and the file keeps all."""
-    path = results_dir() / f"{FITS}.csv"
-    if restart or not path.exists():
-        return {}
-    saved = pd.read_csv(path)
-    if not set(KEY) <= set(saved.columns):
-        return {}  # written by an older version of this script: fit again
-    return {tuple(r[k] for k in KEY): r for r in saved.to_dict("records")}
+    return {} if restart else saved_records(FITS, KEY)
 
 
 def summary_table(records):

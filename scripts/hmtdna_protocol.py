@@ -67,7 +67,7 @@ from rgdkit.experiments import paper
 from rgdkit.experiments import tables as T
 from rgdkit.experiments.workers import current_workers, run_tasks
 from rgdkit.files.atomic import write_atomically
-from rgdkit.files.results import results_dir, save_table
+from rgdkit.files.results import results_dir, save_table, saved_records
 from rgdkit.metrics.classification import drop_rare_classes, latent_features
 from rgdkit.plotting import figures as FIG
 from rgdkit.training import authors_choices as AC
@@ -308,22 +308,19 @@ def fit_and_measure(name, seed, X, split, groups, epochs, threads=1):
 def saved_fits(restart=False):
     """Records of earlier runs keyed by :data:`KEY` (none if ``restart`` or from an older
     version of this script), and the shown fits' latents saved with them (key -> Fit)."""
-    records_path, latents_path = results_dir() / f"{FITS}.csv", results_dir() / LATENTS
-    if restart or not records_path.exists():
-        return {}, {}
-    saved = pd.read_csv(records_path)
-    if not set(KEY) <= set(saved.columns):
-        return {}, {}
-    records = {tuple(r[k] for k in KEY): r for r in saved.to_dict("records")}
+    records = {} if restart else saved_records(FITS, KEY)
+    latents_path = results_dir() / LATENTS
+    if not records or not latents_path.exists():
+        return records, {}
     fits = {}
-    if latents_path.exists():
-        with np.load(latents_path) as stored:
-            for name in stored.files:
-                if name.endswith("_k"):
-                    continue
-                key = _key_of(name)
-                fits[key] = Fit(stored[name], R.make_manifold("lorentz", 2, curvature=float(stored[f"{name}_k"])),
-                                *(records[key][f] for f in ("epochs_run", "best_epoch")), None)
+    with np.load(latents_path) as stored:
+        for name in stored.files:
+            if name.endswith("_k"):
+                continue
+            key = _key_of(name)
+            manifold = R.make_manifold("lorentz", 2, curvature=float(stored[f"{name}_k"]))
+            fits[key] = Fit(stored[name], manifold,
+                            *(records[key][f] for f in ("epochs_run", "best_epoch")), None)
     return records, fits
 
 
@@ -354,9 +351,9 @@ def main(argv=None):
     split = split_indices(len(X), seed=0)
     train = split[0]
     keys = [(name, seed, args.epochs, args.samples) for name in args.variants for seed in args.seeds]
+    shown_keys = [key for key in keys if key[0] in SHOWN and key[1] == args.seeds[0]]
     saved, shown_fits = saved_fits(args.restart)
-    todo = [key for key in keys if key not in saved
-            or (key[0] in SHOWN and key[1] == args.seeds[0] and key not in shown_fits)]
+    todo = [key for key in keys if key not in saved or (key in shown_keys and key not in shown_fits)]
     print(f"data: {description}; {len(X)} genomes x {X.shape[1]} variants, train {len(train)}; "
           f"seeds {args.seeds}, {args.epochs} epochs, {workers} worker(s) of {threads} "
           f"thread(s); {len(keys) - len(todo)} of {len(keys)} fits kept from the last run",
@@ -366,7 +363,7 @@ def main(argv=None):
         key, (record, fit) = todo[index], (result[0], Fit(*result[1]))
         saved[key] = {**record, "epochs": args.epochs, "samples": args.samples}
         save_table(pd.DataFrame(saved.values()).set_index("difference"), FITS)
-        if key[0] in SHOWN and key[1] == args.seeds[0]:
+        if key in shown_keys:
             shown_fits[key] = fit
             save_latents(shown_fits)
         tqdm.write(f"fit {sum(k in saved for k in keys)}/{len(keys)}, {record['difference']} seed "
@@ -380,9 +377,8 @@ def main(argv=None):
                                 for name, seed, *_ in todo], workers, on_result=save)
     records = [{k: v for k, v in saved[key].items() if k not in ("epochs", "samples")}
                for key in keys]
-    shown = {f"{name}, seed {seed}: Spearman {saved[key]['spearman']:.2f}": shown_fits[key]
-             for key in keys for name, seed, *_ in [key]
-             if name in SHOWN and seed == args.seeds[0]}
+    shown = {f"{key[0]}, seed {key[1]}: Spearman {saved[key]['spearman']:.2f}": shown_fits[key]
+             for key in shown_keys}
     write_outputs(summary_table(records), shown, groups[train], is_full_run(args))
     return 0
 

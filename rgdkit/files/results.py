@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
+
 from rgdkit.files.atomic import write_atomically
 
 
@@ -22,6 +24,20 @@ def save_table(df, name, folder=None):
     """
     name = _plain_name(name, "save_table")
     return _write_atomically(lambda path: df.to_csv(path), f"{name}.csv", folder)
+
+
+def saved_records(name, key, folder=None):
+    """Rows of ``<folder>/<name>.csv`` as dicts keyed by the tuple of their ``key`` columns,
+    for a long run that keeps what an earlier run finished; empty when the file is missing or
+    lacks a ``key`` column (written by an older version: fit again)."""
+    folder = Path(folder) if folder is not None else results_dir()
+    path = folder / f"{_plain_name(name, 'saved_records')}.csv"
+    if not path.exists():
+        return {}
+    saved = pd.read_csv(path)
+    if not set(key) <= set(saved.columns):
+        return {}
+    return {tuple(r[k] for k in key): r for r in saved.to_dict("records")}
 
 
 def save_anndata(adata, name, folder=None):

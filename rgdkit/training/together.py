@@ -416,8 +416,9 @@ class _BatchedRun:
         members, manifold, mode = self.members, self.manifold, self.first.noise
         gradient = self.first.noise_gradient
         if self.noise_per_factor:
-            return torch.stack([R.perturb(zb[i], manifold, s, mode, m.est._generator, gradient=gradient)
-                                if s > 0 else zb[i] for i, (m, s) in enumerate(zip(members, sigma))])
+            return torch.stack([
+                R.perturb(zb[i], manifold, s, mode, m.est._generator, gradient=gradient) if s > 0
+                else zb[i] for i, (m, s) in enumerate(zip(members, sigma))])
         shape = zb.shape[1:]
         normal = torch.stack([
             torch.randn(shape, dtype=zb.dtype, device=zb.device, generator=m.est._generator)
