@@ -5,7 +5,9 @@ Trains H² (Lorentz k = 5, σ = 0.5, BCE, batch 2048) on the same seeded sample 
 seed 0) by
 
 - ``ours``: :class:`rgd_utils.RiemannianDecoder` with the paper profile's hmtDNA settings
-  (``rgdkit.experiments.paper.HMTDNA_TRAINING``);
+  (``rgdkit.experiments.paper.HMTDNA_TRAINING``) and the noise's gradient held fixed, our
+  default before this study (``authors_choices.BASELINE``; its ``noise_gradient`` row is the
+  default now);
 - ``authors``: :func:`train_authors`, our re-implementation of the authors' ``train_rgd``
   (``_train.py``) as their ``3.1) hmtDNA-RSRS.ipynb`` calls it, with their model (SiLU decoder in
   float64, latents from ``init_samples``);
@@ -88,7 +90,7 @@ FOREST_TREES, FOLDS, MIN_CLASS_SIZE = 300, 5, 20
 
 # ours: the paper profile's hmtDNA row H² σ=0.5
 OURS = dict(manifold="lorentz", curvature=paper.HYPERBOLIC_K, noise_std=0.5,
-            **paper.HMTDNA_TRAINING)
+            **paper.HMTDNA_TRAINING, **AC.BASELINE)
 # the authors': their notebook's call of train_rgd, and the _train.py defaults it keeps
 AUTHORS = dict(curvature=5.0, noise_std=0.5, hidden=(16, 32, 64, 128, 256), batch_size=2048,
                lr_latent=0.1, lr_decoder=2e-3, betas_latent=(0.5, 0.7), betas_decoder=(0.9, 0.995),
