@@ -28,6 +28,33 @@ def test_summary_gives_each_difference_its_change_from_ours_of_the_same_row():
     assert (table["n_seeds"] == 2).all()
 
 
+def test_rows_beyond_the_default_two_are_a_check_not_the_full_table():
+    args = D.parse_args(["--rows", "H² σ=0.5", "H² σ=1.0", "R²"])
+    assert args.rows == ["H² σ=0.5", "H² σ=1.0", "R²"] and not D.is_full_run(args)
+    assert D.is_full_run(D.parse_args([]))
+    with pytest.raises(SystemExit):
+        D.parse_args(["--rows", "H² σ=0.7"])
+
+
+def test_every_variant_is_measured_from_the_fixed_noise_gradient(monkeypatch):
+    # the table's "ours" is the baseline it was measured from, whatever the estimator's default
+    built = []
+
+    class Built(Exception):
+        pass
+
+    def record(switches, **params):
+        built.append((switches, params))
+        raise Built
+
+    monkeypatch.setattr(D.AC, "SwitchedDecoder", record)
+    for name in ("ours", "noise_gradient"):
+        with pytest.raises(Built):
+            D.fit_variant("H² σ=1.0", name, 0, None, None, (None, None, None), 2)
+    assert [params["noise_gradient"] for _, params in built] == ["fixed", "fixed"]
+    assert [switches.noise_gradient for switches, _ in built] == [False, True]
+
+
 @pytest.fixture
 def small_tree_data(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
