@@ -26,7 +26,7 @@ def binary_data(n=150, d=40, groups=3, seed=0):
 
 def small_model(switches=AC.Switches(), **params):
     settings = dict(manifold="lorentz", curvature=5.0, noise_std=0.5, loss="bce", epochs=1,
-                    min_epochs=0, verbose=False, seed=0, **TINY)
+                    min_epochs=0, verbose=False, seed=0, **TINY, **AC.BASELINE)
     return AC.SwitchedDecoder(switches, **{**settings, **params})
 
 
@@ -88,8 +88,9 @@ def test_the_noise_gradient_switch_trains_as_our_pathwise_option():
     X, _ = binary_data()
     settings = dict(P.OURS, hidden=(8, 16), epochs=6, min_epochs=0, batch_size=64, verbose=False)
     switched = AC.SwitchedDecoder(P.VARIANTS["noise_gradient"], **settings).fit(X[:120], X_val=X[120:])
-    pathwise = R.RiemannianDecoder(**settings, noise_gradient="pathwise").fit(X[:120], X_val=X[120:])
-    fixed = R.RiemannianDecoder(**settings).fit(X[:120], X_val=X[120:])
+    pathwise = R.RiemannianDecoder(**{**settings, "noise_gradient": "pathwise"}).fit(
+        X[:120], X_val=X[120:])
+    fixed = R.RiemannianDecoder(**settings).fit(X[:120], X_val=X[120:])  # P.OURS: fixed
     np.testing.assert_allclose(pathwise.latents_, switched.latents_, rtol=1e-6, atol=1e-9)
     assert not np.allclose(fixed.latents_, switched.latents_, rtol=1e-6, atol=1e-9)
 
@@ -112,7 +113,7 @@ def test_default_switches_train_exactly_as_the_estimator():
     settings = dict(epochs=4, min_epochs=2)
     switched = small_model(**settings).fit(X[:120], X_val=X[120:])
     estimator = R.RiemannianDecoder(manifold="lorentz", curvature=5.0, noise_std=0.5, loss="bce",
-                                    verbose=False, seed=0, **TINY, **settings)
+                                    verbose=False, seed=0, **TINY, **settings, **AC.BASELINE)
     estimator.fit(X[:120], X_val=X[120:])
     np.testing.assert_array_equal(switched.latents_, estimator.latents_)
     assert switched.history_["val_loss"] == estimator.history_["val_loss"]
@@ -153,7 +154,8 @@ def fingerprint(switches, X, X_val, optimisers):
     # the latents' gradient through the model's noise and through ours, from the same draw
     grads = []
     for noise in (model._noisy, lambda z: R.perturb(z, manifold, model.noise_std, model.noise,
-                                                    model._generator)):
+                                                    model._generator,
+                                                    gradient=model.noise_gradient)):
         z = torch.as_tensor(model.latents_[:8]).requires_grad_(True)
         model._generator.manual_seed(5)
         noise(z).sum().backward()

@@ -47,9 +47,9 @@ def test_members_follow_their_fit_alone(manifold, curvature):
 
 
 @pytest.mark.parametrize("manifold,curvature", [("lorentz", 5.0), ("torus", None)])
-def test_members_with_pathwise_noise_follow_their_fit_alone(manifold, curvature):
+def test_members_with_the_fixed_noise_gradient_follow_their_fit_alone(manifold, curvature):
     members = [dict(seed=0, noise_std=0.5), dict(seed=1, noise_std=1.0)]
-    alone, batched = pair(manifold, members, curvature=curvature, noise_gradient="pathwise")
+    alone, batched = pair(manifold, members, curvature=curvature, noise_gradient="fixed")
     for a, b in zip(alone, batched):
         np.testing.assert_allclose(b.history_["train_loss"], a.history_["train_loss"], rtol=1e-4)
         np.testing.assert_allclose(b.latents_, a.latents_, atol=1e-3)
@@ -141,7 +141,7 @@ def test_members_are_ordinary_fitted_estimators_afterwards():
 
 @pytest.mark.parametrize("change", [dict(manifold="sphere"), dict(hidden=(4,)),
                                     dict(batch_size=16), dict(latent_dim=3),
-                                    dict(noise_gradient="pathwise")])
+                                    dict(noise_gradient="fixed")])
 def test_members_that_cannot_share_a_run_are_refused(change):
     key = next(iter(change))
     members = [R.RiemannianDecoder(**SMALL), R.RiemannianDecoder(**{**SMALL, **change})]

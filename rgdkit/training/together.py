@@ -419,12 +419,19 @@ class _BatchedRun:
             return torch.stack([
                 R.perturb(zb[i], manifold, s, mode, m.est._generator, gradient=gradient) if s > 0
                 else zb[i] for i, (m, s) in enumerate(zip(members, sigma))])
-        shape = zb.shape[1:]
-        normal = torch.stack([
-            torch.randn(shape, dtype=zb.dtype, device=zb.device, generator=m.est._generator)
-            if s > 0 else torch.zeros(shape, dtype=zb.dtype, device=zb.device)
-            for m, s in zip(members, sigma)])
-        return R.perturb(zb, manifold, sigma_t, mode, normal=normal, gradient=gradient)
+        # members without noise are left out, as alone: the pathwise gradient of exp_z at a zero
+        # tangent vector is NaN (the gradient of its norm at 0)
+        active = [i for i, s in enumerate(sigma) if s > 0]
+        normal = torch.stack([torch.randn(zb.shape[1:], dtype=zb.dtype, device=zb.device,
+                                          generator=members[i].est._generator) for i in active])
+        noisy = R.perturb(zb[active], manifold, sigma_t[active], mode, normal=normal,
+                          gradient=gradient)
+        if len(active) == len(members):
+            return noisy
+        rows = list(zb.unbind(0))
+        for row, i in enumerate(active):
+            rows[i] = noisy[row]
+        return torch.stack(rows)
 
     def _validation_step(self):
         """Validation losses and the validation latents' gradients (decoder untouched)."""
