@@ -383,6 +383,14 @@ def test_3d_plots_label_their_colour_bars_and_categories_get_a_legend_instead():
     plt.close(fig)
 
 
+@pytest.mark.parametrize("n", [21, 30, 45])
+def test_many_categories_next_to_each_other_get_far_apart_colours(n):
+    # the hmtDNA legends list H, HV, ... in order: neighbours must not share a hue and lightness
+    colours = np.array(figures.category_palette(n))
+    steps = np.linalg.norm(np.diff(colours, axis=0), axis=1)
+    assert steps.min() > 0.3
+
+
 def test_category_palette_never_repeats_a_colour():
     for n in (3, 12, 25, 40):
         colours = [tuple(np.round(c, 6)) for c in figures.category_palette(n)]

@@ -601,11 +601,24 @@ def category_handles(labels):
     return _category_colors(labels, len(labels))[1]
 
 
+PALETTE_LIGHTNESS = (0.32, 0.55, 0.75)  # husl lightness of the three rings of a large palette
+
+
 def category_palette(n):
-    """``n`` distinct colours (RGB): seaborn's tab10 or tab20 while they suffice, else ``n`` evenly
-    spaced hues (husl), so no two categories ever share a colour."""
-    name = "tab10" if n <= 10 else "tab20" if n <= 20 else "husl"
-    return sns.color_palette(name, n)
+    """``n`` distinct colours (RGB): seaborn's tab10 or tab20 while they suffice; beyond that
+    three lightness rings (husl) of evenly spaced hues. Category i takes ring i mod 3, a third of
+    the wheel from its neighbours' hues, and consecutive categories of one ring take hue slots
+    about 0.4 of the wheel apart, so categories next to each other in the legend (alphabetical:
+    H and HV, L0 and L1) differ in hue and lightness, where evenly spaced hues in order would
+    give them nearly the same colour."""
+    if n <= 20:
+        return sns.color_palette("tab10" if n <= 10 else "tab20", n)
+    rings = len(PALETTE_LIGHTNESS)
+    slots = math.ceil(n / rings)
+    stride = next(s for s in range(round(0.4 * slots), slots) if math.gcd(s, slots) == 1)
+    return [sns.husl_palette(1, h=((i // rings * stride) % slots / slots + (i % rings) / rings
+                                   + (i % rings) / (rings * slots)) % 1,
+                             s=0.9, l=PALETTE_LIGHTNESS[i % rings])[0] for i in range(n)]
 
 
 def _check_colors(colors, n_points):
