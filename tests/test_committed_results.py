@@ -52,3 +52,15 @@ def test_readme_shows_the_committed_effect_of_every_difference():
              f"({r.train_pearson_change:+.2f})" for r in frame.itertuples() if r.difference != "ours"]
     missing = [cell for cell in cells if cell not in README]
     assert not missing, f"README.md lacks {missing}"
+
+
+@pytest.mark.skipif(not (COMMITTED / "noise_gradient_table2.csv").exists(),
+                    reason="the noise-gradient check of Table 2 is not committed yet")
+def test_readme_shows_table2_with_either_noise_gradient_as_committed():
+    frame = pd.read_csv(COMMITTED / "noise_gradient_table2.csv")
+    cell = {(r.row, r.gradient): f"{r.train_pearson_mean:.2f} ± {r.train_pearson_std:.2f} / "
+                                 f"{r.train_mse_mean:.3f}" for r in frame.itertuples()}
+    rows = [f"| {cell[row, 'fixed']} | {cell[row, 'pathwise']} |" for row in frame.row.unique()]
+    assert len(rows) == 4
+    missing = [row for row in rows if row not in README]
+    assert not missing, f"README.md lacks {missing}"
