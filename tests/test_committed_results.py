@@ -64,3 +64,14 @@ def test_readme_shows_table2_with_either_noise_gradient_as_committed():
     assert len(rows) == 4
     missing = [row for row in rows if row not in README]
     assert not missing, f"README.md lacks {missing}"
+
+
+@pytest.mark.skipif(not (COMMITTED / "hmtdna_protocol_differences.csv").exists(),
+                    reason="the hmtDNA protocol table is not committed yet")
+def test_readme_shows_the_committed_hmtdna_protocol_table():
+    frame = pd.read_csv(COMMITTED / "hmtdna_protocol_differences.csv")
+    assert (frame.n_seeds == 3).all() and len(frame) == 12
+    cells = [f"| {r.spearman_mean:.2f} ± {r.spearman_std:.2f} | {r.first_letter_accuracy_mean:.2f}"
+             f" ± {r.first_letter_accuracy_std:.2f} |" for r in frame.itertuples()]
+    missing = [cell for cell in cells if cell not in README]
+    assert not missing, f"README.md lacks {missing}"
