@@ -475,8 +475,9 @@ def geometric_noise(z, manifold, std, mode="inverse_metric", generator=None, nor
     if normal is not None and _draws_per_factor(manifold, mode):
         raise ValueError(f"noise={mode!r} on {type(manifold).__name__} draws per factor; pass a "
                          "generator instead of a normal draw")
-    n = None if _draws_per_factor(manifold, mode) else normal if normal is not None else \
-        torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator)
+    n = normal
+    if n is None and not _draws_per_factor(manifold, mode):
+        n = torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator)
     if isinstance(manifold, geoopt.ProductManifold) and not is_torus(manifold):
         # factor by factor: geoopt's product egrad2rgrad hands a Lorentz factor a view of the
         # draw, which it negates in place, and autograd through the other factors then fails

@@ -38,6 +38,7 @@ from rgdkit.data import branching
 from rgdkit.data.splits import split_indices
 from rgdkit.experiments import loop as E
 from rgdkit.experiments import paper
+from rgdkit.experiments import tables as T
 from rgdkit.experiments.workers import current_workers, run_tasks
 from rgdkit.files.results import results_dir, save_table, saved_records
 from rgdkit.metrics.reconstruction import reconstruction_errors
@@ -85,16 +86,8 @@ def saved_fits(restart=False):
 def summary_table(records):
     """Per row and difference: seeds, mean and std (ddof 0) of each measure, and the change of
     the mean train Pearson from ``ours`` of the same row."""
-    df = pd.DataFrame(records)
-    grouped = df.groupby(["row", "difference"], sort=False)
-    table = grouped.size().rename("n_seeds").to_frame()
-    for measure in MEASURES:
-        table[f"{measure}_mean"] = grouped[measure].mean()
-        table[f"{measure}_std"] = grouped[measure].std(ddof=0)
-    means = table["train_pearson_mean"]
-    ours = means.xs("ours", level="difference") if "ours" in df["difference"].values else None
-    table["train_pearson_change"] = (means - means.index.get_level_values("row").map(ours).values
-                                     if ours is not None else float("nan"))
+    table = T.seed_table(records, ["row", "difference"], MEASURES)
+    table["train_pearson_change"] = T.change_from(table, "difference", "ours", "train_pearson")
     return table
 
 

@@ -29,6 +29,7 @@ from rgdkit.data import branching
 from rgdkit.data.splits import split_indices
 from rgdkit.experiments import loop as E
 from rgdkit.experiments import paper
+from rgdkit.experiments import tables as T
 from rgdkit.files.results import results_dir, save_table
 
 TABLE, FITS = "noise_gradient_table2", "noise_gradient_table2_fits"
@@ -63,16 +64,9 @@ def fit_all(X, labels, split, seeds, epochs, workers=None):
 def summary_table(records):
     """Per row and gradient: seeds, mean and std (ddof 0) of each measure, and the change of each
     mean from the ``fixed`` gradient of the same row."""
-    df = pd.DataFrame(records)
-    grouped = df.groupby(["row", "gradient"], sort=False)
-    table = grouped.size().rename("n_seeds").to_frame()
+    table = T.seed_table(records, ["row", "gradient"], MEASURES)
     for measure in MEASURES:
-        table[f"{measure}_mean"] = grouped[measure].mean()
-        table[f"{measure}_std"] = grouped[measure].std(ddof=0)
-    for measure in MEASURES:
-        means = table[f"{measure}_mean"]
-        fixed = means.xs("fixed", level="gradient")
-        table[f"{measure}_change"] = means - means.index.get_level_values("row").map(fixed).values
+        table[f"{measure}_change"] = T.change_from(table, "gradient", "fixed", measure)
     return table
 
 

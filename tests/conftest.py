@@ -32,3 +32,20 @@ def load_script(name):
 def scrape():
     """scripts/scrape_mtdna.py as a module."""
     return load_script("scrape_mtdna")
+
+
+@pytest.fixture
+def small_tree_data(tmp_path, monkeypatch):
+    """120 samples on five tree nodes in place of the branching data set, and results in
+    ``tmp_path`` (for the scripts that load it)."""
+    import numpy as np
+
+    from rgdkit.data import branching
+
+    rng = np.random.default_rng(0)
+    # path codes of five tree nodes (positive branch codes, zero-padded), as the data set has
+    nodes = np.array([[1, 0, 0], [1, 1, 0], [1, 2, 0], [1, 1, 1], [1, 1, 2]])
+    labels = nodes[np.arange(120) % 5]
+    X = (rng.normal(size=(120, 10)) + labels.sum(1)[:, None]).astype(np.float32)
+    monkeypatch.setattr(branching, "load_branching", lambda path: (X, labels, "synthetic"))
+    monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))

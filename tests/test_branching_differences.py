@@ -1,5 +1,4 @@
 """scripts/branching_differences.py: which fits it plans, its table, and where it writes."""
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -53,17 +52,6 @@ def test_every_variant_is_measured_from_the_fixed_noise_gradient(monkeypatch):
             D.fit_variant("H² σ=1.0", name, 0, None, None, (None, None, None), 2)
     assert [params["noise_gradient"] for _, params in built] == ["fixed", "fixed"]
     assert [switches.noise_gradient for switches, _ in built] == [False, True]
-
-
-@pytest.fixture
-def small_tree_data(tmp_path, monkeypatch):
-    rng = np.random.default_rng(0)
-    # path codes of five tree nodes (positive branch codes, zero-padded), as the data set has
-    nodes = np.array([[1, 0, 0], [1, 1, 0], [1, 2, 0], [1, 1, 1], [1, 1, 2]])
-    labels = nodes[np.arange(120) % 5]
-    X = (rng.normal(size=(120, 10)) + labels.sum(1)[:, None]).astype(np.float32)
-    monkeypatch.setattr(D.branching, "load_branching", lambda path: (X, labels, "synthetic"))
-    monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
 
 
 def test_reduced_run_writes_to_results_only(tmp_path, small_tree_data, capsys):

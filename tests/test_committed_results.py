@@ -12,6 +12,11 @@ PAPER_TABLES = sorted(p for p in COMMITTED.glob("*.csv") if p.stem in paper.TABL
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+def assert_readme_shows(cells):
+    missing = [cell for cell in cells if cell not in README]
+    assert not missing, f"README.md lacks {missing}"
+
+
 def test_the_paper_profile_tables_are_committed():
     assert {"branching_table2", "cellcycle_table1"} <= {p.stem for p in PAPER_TABLES}
 
@@ -50,8 +55,7 @@ def test_readme_shows_the_committed_effect_of_every_difference():
     frame = pd.read_csv(COMMITTED / "differences.csv")
     cells = [f"{r.train_pearson_mean:.2f} ± {r.train_pearson_std:.2f} "
              f"({r.train_pearson_change:+.2f})" for r in frame.itertuples() if r.difference != "ours"]
-    missing = [cell for cell in cells if cell not in README]
-    assert not missing, f"README.md lacks {missing}"
+    assert_readme_shows(cells)
 
 
 @pytest.mark.skipif(not (COMMITTED / "noise_gradient_table2.csv").exists(),
@@ -62,8 +66,7 @@ def test_readme_shows_table2_with_either_noise_gradient_as_committed():
                                  f"{r.train_mse_mean:.3f}" for r in frame.itertuples()}
     rows = [f"| {cell[row, 'fixed']} | {cell[row, 'pathwise']} |" for row in frame.row.unique()]
     assert len(rows) == 4
-    missing = [row for row in rows if row not in README]
-    assert not missing, f"README.md lacks {missing}"
+    assert_readme_shows(rows)
 
 
 @pytest.mark.skipif(not (COMMITTED / "hmtdna_protocol_differences.csv").exists(),
@@ -73,5 +76,4 @@ def test_readme_shows_the_committed_hmtdna_protocol_table():
     assert (frame.n_seeds == 3).all() and len(frame) == 12
     cells = [f"| {r.spearman_mean:.2f} ± {r.spearman_std:.2f} | {r.first_letter_accuracy_mean:.2f}"
              f" ± {r.first_letter_accuracy_std:.2f} |" for r in frame.itertuples()]
-    missing = [cell for cell in cells if cell not in README]
-    assert not missing, f"README.md lacks {missing}"
+    assert_readme_shows(cells)

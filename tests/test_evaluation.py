@@ -49,6 +49,19 @@ def test_summarise_and_beside_paper():
     assert numeric.loc["b", "test_pearson_std"] == 0.0
 
 
+def test_seed_table_and_change_from_a_reference_of_the_same_row():
+    records = [{"row": row, "variant": name, "seed": s, "r": base + shift + 0.1 * s}
+               for row, base in (("x", 0.5), ("y", 0.2))
+               for name, shift in (("ref", 0.0), ("other", 0.3)) for s in (0, 1)]
+    table = T.seed_table(records, ["row", "variant"], ["r"])
+    assert list(table.columns) == ["n_seeds", "r_mean", "r_std"]
+    assert table.loc[("y", "other"), "r_mean"] == pytest.approx(0.55)
+    assert table.loc[("x", "ref"), "r_std"] == pytest.approx(0.05)
+    change = T.change_from(table, "variant", "ref", "r")
+    assert change[("x", "other")] == pytest.approx(0.3) and change[("y", "ref")] == 0
+    assert T.change_from(table, "variant", "absent", "r").isna().all()
+
+
 def test_save_table_is_atomic(tmp_path):
     path = results.save_table(pd.DataFrame({"x": [1, 2]}), "t", tmp_path)
     assert path == tmp_path / "t.csv" and pd.read_csv(path)["x"].tolist() == [1, 2]

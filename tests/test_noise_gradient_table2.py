@@ -1,5 +1,4 @@
 """scripts/noise_gradient_table2.py: which rows it fits, its table, and where it writes."""
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -27,13 +26,7 @@ def test_summary_gives_each_gradient_its_change_from_fixed_of_the_same_row():
     assert (table["n_seeds"] == 2).all()
 
 
-def test_reduced_run_writes_to_results_only(tmp_path, monkeypatch, capsys):
-    rng = np.random.default_rng(0)
-    nodes = np.array([[1, 0, 0], [1, 1, 0], [1, 2, 0], [1, 1, 1], [1, 1, 2]])
-    labels = nodes[np.arange(120) % 5]
-    X = (rng.normal(size=(120, 10)) + labels.sum(1)[:, None]).astype(np.float32)
-    monkeypatch.setattr(G.branching, "load_branching", lambda path: (X, labels, "synthetic"))
-    monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
+def test_reduced_run_writes_to_results_only(tmp_path, small_tree_data, capsys):
     assert G.main(["--seeds", "0", "--epochs", "2", "--workers", "1"]) == 0
     table = pd.read_csv(tmp_path / f"{G.TABLE}.csv")
     assert len(table) == 8 and set(table["gradient"]) == {"fixed", "pathwise"}
