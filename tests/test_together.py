@@ -212,3 +212,27 @@ def test_panel_title_of_a_diverged_fit_says_so_in_short_lines():
     # a panel of the 6 x 6 grid holds about 25 characters of title
     assert max(len(line) for line in title.splitlines()) <= 25
     assert "DIVERGED" not in E.panel_title("k = 1", {**record, "diverged_at": None})
+
+
+def test_fit_models_reports_a_divergence_in_its_summary_line_not_as_a_warning(monkeypatch, capsys):
+    X = blobs(200)
+    split = (np.arange(0, 140), np.arange(140, 170), np.arange(170, 200))
+    labels = (np.arange(200) % 3)[:, None].astype(float)
+    original = together.StackedAdamW.step
+
+    def poison_member_1_in_epoch_4(self, lr):  # 5 minibatches per epoch
+        original(self, lr)
+        if self.steps == 4 * 5 + 2:
+            with torch.no_grad():
+                self.decoder.params[0][1].fill_(float("nan"))
+
+    monkeypatch.setattr(together.StackedAdamW, "step", poison_member_1_in_epoch_4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        records, _ = E.fit_models({"R²": dict(manifold="euclidean")}, X, split,
+                                  lambda idx: distances.pairwise_distances(
+                                      labels[idx], R.make_manifold("euclidean")),
+                                  [0, 1], embed_test=False, **SMALL)
+    assert not [w for w in caught if issubclass(w.category, R.TrainingDiverged)]
+    assert [r["diverged_at"] for r in records] == [None, 4]
+    assert "diverged (seed 1 at epoch 4), best state kept" in capsys.readouterr().out

@@ -6,7 +6,9 @@ geometry (tree, circular phase, Hamming) on train and test. Tables are mean ± s
 """
 from __future__ import annotations
 
+import contextlib
 import time
+import warnings
 
 import numpy as np
 
@@ -14,6 +16,7 @@ import rgd_utils as R
 from rgdkit.metrics.distances import distance_correlation, pairwise_distances
 from rgdkit.metrics.reconstruction import binary_reconstruction_scores, reconstruction_errors
 from rgdkit.experiments.workers import current_workers, run_tasks, split_evenly
+from rgdkit.training.base import TrainingDiverged
 
 
 def subsample(n, max_n, seed=0):
@@ -117,8 +120,18 @@ def fit_models(models, X, split, reference, seeds, fit=fit_rgd, together=True, e
     return records, fitted
 
 
+@contextlib.contextmanager
+def _divergence_left_to_summary():
+    """Fits here warn no :class:`TrainingDiverged`: the model's summary line states it, seed and
+    epoch, where a warning per fit would print the library's path and source line in a notebook."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingDiverged)
+        yield
+
+
 def _fit_one(fit, X, split, reference, seed, params):
-    return fit(X, split, reference, seed, **params)
+    with _divergence_left_to_summary():
+        return fit(X, split, reference, seed, **params)
 
 
 def _fit_rgd_together(models, X, split, reference, seeds, embed_test=True, workers=None,
@@ -156,7 +169,8 @@ def _fit_chunk(members, X_train, X_val, X_test):
     """Members of one batched group fitted together, and their test-time latents (or Nones)."""
     from rgdkit.training import together
 
-    together.fit_together(members, X_train, X_val)
+    with _divergence_left_to_summary():
+        together.fit_together(members, X_train, X_val)
     Z_tests = (together.transform_together(members, X_test) if X_test is not None
                else [None] * len(members))
     return members, Z_tests
@@ -169,8 +183,9 @@ def summary_line(name, runs):
             return "not embedded"
         values = np.array([r[key] for r in runs], dtype=float)
         return f"{values.mean():.2f} ± {values.std():.2f}" if len(values) > 1 else f"{values[0]:.2f}"
-    diverged = [r["seed"] for r in runs if r.get("diverged_at") is not None]
-    note = f"; diverged for seeds {diverged}, best state kept" if diverged else ""
+    diverged = [f"seed {r['seed']} at epoch {r['diverged_at']}" for r in runs
+                if r.get("diverged_at") is not None]
+    note = f"; diverged ({', '.join(diverged)}), best state kept" if diverged else ""
     return (f"{name}: train r {stat('train_pearson')}, test r {stat('test_pearson')} "
             f"({len(runs)} seed{'s' * (len(runs) > 1)}, {np.mean([r['epochs_run'] for r in runs]):.0f} "
             f"epochs, {np.mean([r['fit_seconds'] for r in runs]):.0f} s per fit{note})")

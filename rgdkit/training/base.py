@@ -111,6 +111,8 @@ class LatentEstimator(TransformerMixin, BaseEstimator):
                                 val=f"{math.nan if val_loss is None else val_loss:.4f}",
                                 refresh=False)
             if tracker.should_stop(epoch):
+                # a bar left short of its total reads as an interrupted run
+                bar.set_postfix_str(f"stopped early, best epoch {tracker.best_epoch}", refresh=False)
                 break
         bar.close()
         tracker.finish()

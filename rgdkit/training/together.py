@@ -366,9 +366,11 @@ class _BatchedRun:
             self.latent_adam.step(torch.tensor([m.rates(epoch)[1] for m in self.members]))
             self._leave([m for m in self.members if m.tracker.should_stop(epoch)
                          or epoch >= int(m.est.epochs) - 1])
-            bar.set_postfix(models=len(self.members), refresh=False)
             if not self.members:
+                # a bar left short of its total reads as an interrupted run
+                bar.set_postfix_str("all stopped early", refresh=False)
                 break
+            bar.set_postfix(models=len(self.members), refresh=False)
         bar.close()
         self._leave(list(self.members))
         if failed:
