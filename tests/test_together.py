@@ -31,6 +31,20 @@ def pair(manifold, members, **common):
     return alone, batched
 
 
+def poison_member_1_in_epoch_4(monkeypatch):
+    """Member 1's decoder weights turn NaN during epoch 4 of a run of SMALL's 5 minibatches per
+    epoch."""
+    original = together.StackedAdamW.step
+
+    def step(self, lr):
+        original(self, lr)
+        if self.steps == 4 * 5 + 2:
+            with torch.no_grad():
+                self.decoder.params[0][1].fill_(float("nan"))
+
+    monkeypatch.setattr(together.StackedAdamW, "step", step)
+
+
 @pytest.mark.parametrize("manifold,curvature", [("lorentz", 5.0), ("sphere", None),
                                                 ("euclidean", None), ("torus", None),
                                                 ("poincare", 1.0)])
@@ -95,15 +109,7 @@ def test_members_may_train_for_different_numbers_of_epochs():
 def test_a_diverging_member_stops_alone_and_keeps_its_best_state(monkeypatch):
     X, X_val = blobs(), blobs(40, seed=1)
     healthy = R.RiemannianDecoder(manifold="euclidean", **SMALL, seed=0).fit(X, X_val=X_val)
-    original = together.StackedAdamW.step
-
-    def poison_member_1_in_epoch_4(self, lr):  # 5 minibatches per epoch
-        original(self, lr)
-        if self.steps == 4 * 5 + 2:
-            with torch.no_grad():
-                self.decoder.params[0][1].fill_(float("nan"))
-
-    monkeypatch.setattr(together.StackedAdamW, "step", poison_member_1_in_epoch_4)
+    poison_member_1_in_epoch_4(monkeypatch)
     batched = [R.RiemannianDecoder(manifold="euclidean", **SMALL, seed=s) for s in (0, 1)]
     with pytest.warns(R.TrainingDiverged, match="diverged at epoch 4"):
         R.fit_together(batched, X, X_val)
@@ -218,15 +224,7 @@ def test_fit_models_reports_a_divergence_in_its_summary_line_not_as_a_warning(mo
     X = blobs(200)
     split = (np.arange(0, 140), np.arange(140, 170), np.arange(170, 200))
     labels = (np.arange(200) % 3)[:, None].astype(float)
-    original = together.StackedAdamW.step
-
-    def poison_member_1_in_epoch_4(self, lr):  # 5 minibatches per epoch
-        original(self, lr)
-        if self.steps == 4 * 5 + 2:
-            with torch.no_grad():
-                self.decoder.params[0][1].fill_(float("nan"))
-
-    monkeypatch.setattr(together.StackedAdamW, "step", poison_member_1_in_epoch_4)
+    poison_member_1_in_epoch_4(monkeypatch)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         records, _ = E.fit_models({"R²": dict(manifold="euclidean")}, X, split,
