@@ -16,6 +16,7 @@ import rgd_utils as R
 from rgdkit.metrics.distances import distance_correlation, pairwise_distances
 from rgdkit.metrics.reconstruction import binary_reconstruction_scores, reconstruction_errors
 from rgdkit.experiments.workers import current_workers, run_tasks, split_evenly
+from rgdkit.files import fit_cache
 from rgdkit.training.base import TrainingDiverged
 
 
@@ -151,7 +152,7 @@ def _fit_rgd_together(models, X, split, reference, seeds, embed_test=True, worke
     chunks = [chunk for indices in groups.values() for chunk in split_evenly(indices, workers)]
     chunks.sort(key=len, reverse=True)  # the longest first, so the workers finish together
     X_test = X[test] if embed_test else None
-    fitted = run_tasks(_fit_chunk, [([jobs[i][2] for i in chunk], X[train], X[val], X_test)
+    fitted = _fit_chunks_resumably([([jobs[i][2] for i in chunk], X[train], X[val], X_test)
                                     for chunk in chunks], workers)
     by_job = [None] * len(jobs)  # (fitted model, Z_test), back in the jobs' order
     for chunk, (members, Z_tests) in zip(chunks, fitted):
@@ -162,6 +163,27 @@ def _fit_rgd_together(models, X, split, reference, seeds, embed_test=True, worke
         record = _score(model, X, split, reference, model.latents_, Z_test, max_points, scored)
         record.update(seed=seed, fit_seconds=model.fit_seconds_)
         results[name].append((record, model, model.latents_, Z_test))
+    return results
+
+
+def _fit_chunks_resumably(tasks, workers):
+    """``run_tasks(_fit_chunk, tasks, workers)``; with a fit cache set
+    (:mod:`rgdkit.files.fit_cache`), each finished chunk is kept there as it finishes and chunks
+    already kept are loaded instead of fitted, so a stopped run resumes."""
+    folder = fit_cache.cache_folder()
+    if folder is None:
+        return run_tasks(_fit_chunk, tasks, workers)
+    keys = [fit_cache.fit_key(*task) for task in tasks]
+    results = [fit_cache.load(folder, key) for key in keys]
+    todo = [i for i, result in enumerate(results) if result is None]
+    if len(todo) < len(tasks):
+        fits = sum(len(tasks[i][0]) for i, result in enumerate(results) if result is not None)
+        print(f"{fits} fit(s) restored from the fit cache ({fit_cache.CACHE_VARIABLE}): finished "
+              "by an earlier run with the same settings and data, which was stopped")
+    fresh = run_tasks(_fit_chunk, [tasks[i] for i in todo], workers,
+                      on_result=lambda j, result: fit_cache.save(folder, keys[todo[j]], result))
+    for i, result in zip(todo, fresh):
+        results[i] = result
     return results
 
 

@@ -26,6 +26,7 @@ import papermill
 
 from rgdkit.experiments.profiles import PROFILES
 from rgdkit.experiments.workers import WORKERS_VARIABLE
+from rgdkit.files.fit_cache import CACHE_VARIABLE
 from rgdkit.files.atomic import write_atomically
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,6 +232,8 @@ def run_all(notebooks, targets, profile, jobs=1):
     set): small batched matrix products use one thread poorly and two barely better, so two fits
     side by side finish sooner than one after the other."""
     print(f"running {len(notebooks)} notebook(s), {profile} profile, {jobs} at a time", flush=True)
+    if profile == "paper":  # hours of fits: a stopped run resumes from the ones it finished
+        os.environ.setdefault(CACHE_VARIABLE, str(ROOT / "results" / "cache"))
     if jobs == 1:
         os.environ.setdefault(WORKERS_VARIABLE, str(os.cpu_count() or 1))
         for nb, target in zip(notebooks, targets):

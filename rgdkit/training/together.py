@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 import rgd_utils as R
-from rgdkit.training.base import EpochTracker, progress_options
+from rgdkit.training.base import EpochTracker, flushed_denormals, progress_options
 
 # parameters that fix the shapes and the computation of a batched step; members must share them
 SHARED = ("manifold", "latent_dim", "curvature", "hidden", "loss", "batch_size", "noise",
@@ -347,6 +347,7 @@ class _BatchedRun:
     def row_of(self, member):
         return self.members.index(member)
 
+    @flushed_denormals()
     def train(self):
         epochs = max(int(m.est.epochs) for m in self.members)
         bar = tqdm(range(epochs), desc=f"RGD {self.first._describe()}, {len(self.members)} models",
