@@ -192,6 +192,20 @@ def test_parallel_runs_write_every_notebook_and_share_the_threads(tmp_path):
         assert output.strip() == f"threads {expected}"
 
 
+@pytest.mark.parametrize("profile, kept", [("paper", True), ("fast", False)])
+def test_only_the_paper_profile_keeps_finished_fits(profile, kept, tmp_path, monkeypatch):
+    from rgdkit.notebooks import runner
+
+    monkeypatch.setenv(runner.CACHE_VARIABLE, "")  # recorded, so the run's setting is undone
+    monkeypatch.delenv(runner.CACHE_VARIABLE)
+    monkeypatch.setenv(runner.WORKERS_VARIABLE, "1")
+    seen = []
+    monkeypatch.setattr(runner, "execute", lambda nb, target, profile: seen.append(
+        os.environ.get(runner.CACHE_VARIABLE)) or 0.0)
+    run_all([tmp_path / "1_A.ipynb"], [tmp_path / "out.ipynb"], profile)
+    assert (seen[0] == str(ROOT / "results" / "cache")) if kept else seen[0] is None
+
+
 def check_paper_table(results, table):
     """The saved table has the paper's columns, its rows marked in_paper (the fast profile may run
     a subset of them), our rows after them, and a comparison row for every published value."""

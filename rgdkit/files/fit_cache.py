@@ -4,7 +4,8 @@ A paper-profile hmtDNA notebook trains for hours on a CPU; without this, a run s
 last cell starts again from nothing. With ``RGD_FIT_CACHE`` set to a folder, each finished group
 of fits is pickled there under a key made of everything its result depends on (the estimators'
 parameters and the data), and a later run with the same key loads it instead of fitting again.
-Unset (the default), nothing is read or written.
+Unset (the default), nothing is read or written. The key does not cover the code: delete the
+folder after changing the training code.
 """
 from __future__ import annotations
 

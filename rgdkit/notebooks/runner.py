@@ -5,6 +5,10 @@ By default each notebook runs as a copy written to ``results/executed/`` so the 
 committed outputs; maintainers use it with ``--profile paper``. papermill injects the profile (and,
 for the rCRS notebook, ``REFERENCE``) after each notebook's ``parameters`` cell.
 
+In the paper profile finished groups of fits are kept in ``results/cache/`` (``RGD_FIT_CACHE``,
+:mod:`rgdkit.files.fit_cache`): a run that is stopped, after hours of hmtDNA fits, resumes from
+them. Delete that folder after changing the training code, whose results the keys do not cover.
+
 The two hmtDNA notebooks have one source: ``3_hmtDNA_rsrs.ipynb``. ``3_hmtDNA_rcrs.ipynb`` is that
 notebook run with ``REFERENCE = "rcrs"`` (``--render`` rewrites it from the source without running).
 
