@@ -664,10 +664,11 @@ class _MeanBinaryCrossEntropy(torch.autograd.Function):
     gradient in o is (sigmoid(o) - x) / features.
 
     The same numbers as ``binary_cross_entropy_with_logits(o, x).mean(-1)`` in three elementwise
-    passes forward and three back, where the generic op takes about three times as long: on the
-    hmtDNA decoders (2,895 logits per genome) it was most of a training step. Gradients below
-    ``TINY_GRADIENT`` are set to zero: far-negative logits would otherwise feed float32 denormals
-    into the next matrix products, which run up to 100 times slower on x86 CPUs.
+    passes forward and three back, where the generic op takes 1.5 times as long: on the hmtDNA
+    decoders (2,895 logits per genome) it was most of a training step's elementwise work.
+    Gradients below ``TINY_GRADIENT`` are set to zero: far-negative logits would otherwise feed
+    float32 denormals into the next matrix products, which ran about 150 times slower on this
+    x86 CPU (``benchmarks/bench_denormals.py``).
     """
 
     TINY_GRADIENT = 1e-30

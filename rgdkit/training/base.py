@@ -39,8 +39,9 @@ def flushed_denormals():
     they were before afterwards.
 
     Late in training, saturated ELU units (pre-activations below -87, whose gradient exp(x) is
-    denormal) feed denormals into the matrix products, and x86 CPUs run those up to 100 times
-    slower: an hmtDNA epoch slowed from 0.19 to 0.44 s within 550 epochs. Values that small
+    denormal) feed denormals into the matrix products, which ran about 150 times slower on this
+    x86 CPU (``benchmarks/bench_denormals.py``): an hmtDNA epoch slowed from 0.19 to 0.44 s
+    within 550 epochs. Values that small
     change no result. Only this thread is set (torch has no switch for its other threads):
     the notebooks' worker processes use one thread each.
     """
