@@ -423,6 +423,26 @@ def test_zoomed_disk_fits_the_points_and_says_so():
     plt.close(fig)
 
 
+def test_metric_by_setting_marks_settings_where_a_fit_diverged():
+    records = [{"σ": s, "seed": seed, "train_pearson": 0.5 + s / 10 + seed / 100,
+                "diverged_at": 40 if (s, seed) == (2.0, 1) else None}
+               for s in (0.0, 1.0, 2.0) for seed in (0, 1)]
+    fig, ax = plt.subplots()
+    figures.plot_metric_by_setting(ax, records, "σ", "train_pearson", label="H²")
+    legend = [t.get_text() for t in ax.legend().get_texts()]
+    assert sorted(legend) == ["H²", "diverged (best state kept)"]
+    assert ax.collections[-1].get_offsets().tolist() == [[2.0, pytest.approx(0.705)]]
+    plt.close(fig)
+
+
+def test_metric_by_setting_without_divergence_has_only_the_line():
+    records = [{"σ": s, "train_pearson": s, "diverged_at": None} for s in (0.0, 1.0)]
+    fig, ax = plt.subplots()
+    figures.plot_metric_by_setting(ax, records, "σ", "train_pearson", label="H²")
+    assert [t.get_text() for t in ax.legend().get_texts()] == ["H²"]
+    plt.close(fig)
+
+
 def test_frequency_histogram_marks_the_cut_in_its_legend():
     fig, ax = plt.subplots()
     figures.plot_frequency_histogram(ax, [0.0001, 0.0002, 0.01, 0.5], cut=0.0005)

@@ -373,11 +373,18 @@ def draw_curves(ax, curves, period=None, color="tab:red", linewidth=1.5, label=N
 
 def plot_metric_by_setting(ax, records, setting, metric, label=None, **errorbar_kw):
     """Mean ± std over seeds of ``metric`` against a numeric ``setting`` (e.g. noise σ), from
-    fit records (dicts or a DataFrame with one row per fit); one error-bar line."""
+    fit records (dicts or a DataFrame with one row per fit); one error-bar line. Settings where a
+    fit diverged (a ``diverged_at`` epoch in its record) get a red cross with a legend entry:
+    their values come from the best state kept before the divergence."""
     frame = pd.DataFrame(records)
     stats = frame.groupby(setting)[metric].agg(["mean", "std"]).fillna(0.0)
     ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3,
                 label=label, **errorbar_kw)
+    if "diverged_at" in frame:
+        diverged = frame.loc[frame["diverged_at"].notna(), setting].unique()
+        if len(diverged):
+            ax.scatter(diverged, stats.loc[diverged, "mean"], marker="x", s=80, color="tab:red",
+                       zorder=3, label="diverged (best state kept)")
     ax.set(xlabel=setting, ylabel=metric_label(metric))
     return ax
 
