@@ -712,7 +712,22 @@ def repeated_rows(X):
 # --------------------------------------------------------------------------------------------
 # Decoder and estimator
 # --------------------------------------------------------------------------------------------
-def make_decoder(in_features, out_features, hidden=(16, 32, 64, 128, 256), activation=nn.ELU,
+class ELU(nn.ELU):
+    """ELU (alpha 1) whose gradient comes from its output: exp(x) = ELU(x) + 1 for x ≤ 0, as torch
+    computes it for the in-place op, which this is.
+
+    A saturated unit (x below about -17) gets a gradient of exactly 0 in float32, where exp(x)
+    is a denormal below x ≈ -87; denormals make the matrix products they enter about 150 times
+    slower on x86 CPUs (``benchmarks/bench_denormals.py``) in every thread, where
+    :func:`rgdkit.training.base.flushed_denormals` reaches only the calling one. Above x ≈ -17 the
+    gradient differs from exp(x) by float32 rounding of ELU(x) + 1.
+    """
+
+    def __init__(self):
+        super().__init__(alpha=1.0, inplace=True)
+
+
+def make_decoder(in_features, out_features, hidden=(16, 32, 64, 128, 256), activation=ELU,
                  generator=None):
     """An MLP from ambient latent coordinates to data space (logits for the BCE loss).
 

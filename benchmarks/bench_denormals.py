@@ -4,7 +4,10 @@
    2,048, 256 -> 2,895), fed ordinary gradients or float32 denormals (below 1.2e-38), with and
    without denormals flushed to zero. Saturated ELU units (pre-activations below -87) and
    far-negative logits produce such gradients late in training.
-2. With ``--fit``: one hmtDNA model at the paper's settings (H² σ = 0.1, BCE, batch 2,048) on a
+2. The same products one layer down, fed the gradient that saturated units (pre-activations
+   near -90) pass back, denormals not flushed (as in torch's other threads): torch's ``nn.ELU``
+   passes exp(x), a denormal; ``rgd_utils.ELU``, the decoders' activation, passes exactly 0.
+3. With ``--fit``: one hmtDNA model at the paper's settings (H² σ = 0.1, BCE, batch 2,048) on a
    sample of GenBank genomes, seconds per epoch in blocks of 100 epochs. The estimator flushes
    denormals while it trains (``rgdkit.training.base.flushed_denormals``), so the blocks should
    cost the same; before it did, they grew (0.19 to 0.44 s per epoch within 550 epochs).
@@ -21,7 +24,7 @@ import torch
 
 import rgd_utils as R
 
-MEMBERS, BATCH, HIDDEN, OUTPUTS = 3, 2048, 256, 2895
+MEMBERS, BATCH, PREVIOUS, HIDDEN, OUTPUTS = 3, 2048, 128, 256, 2895
 
 
 def ms_per_backward(gradient, hidden, weight, repeats=2):
@@ -46,6 +49,21 @@ def products():
             ms = ms_per_backward(gradient, hidden, weight)
             print(f"  {name}, denormals {'flushed' if flush else 'kept   '}: {ms:8.1f} ms")
     torch.set_flush_denormal(False)
+
+
+def saturated_units():
+    generator = torch.Generator().manual_seed(0)
+    previous = torch.randn(MEMBERS, BATCH, PREVIOUS, generator=generator)
+    weight = torch.randn(MEMBERS, PREVIOUS, HIDDEN, generator=generator)
+    pre = -90.0 + torch.rand(MEMBERS, BATCH, HIDDEN, generator=generator)
+    upstream = torch.randn(MEMBERS, BATCH, HIDDEN, generator=generator)
+    torch.set_flush_denormal(False)
+    print(f"backward products one layer down ({PREVIOUS} -> {HIDDEN}), saturated units, "
+          "denormals kept:")
+    for name, activation in (("torch's nn.ELU ", torch.nn.ELU()), ("rgd_utils.ELU  ", R.ELU())):
+        x = pre.clone().requires_grad_()
+        (gradient,) = torch.autograd.grad(activation(x * 1.0), x, upstream)
+        print(f"  {name}: {ms_per_backward(gradient, previous, weight):8.1f} ms")
 
 
 def fit(samples, epochs):
@@ -83,6 +101,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     products()
+    saturated_units()
     if args.fit:
         fit(args.samples, args.epochs)
 

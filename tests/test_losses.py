@@ -95,3 +95,26 @@ def test_a_fit_runs_with_denormals_flushed(monkeypatch):
     R.RiemannianDecoder(manifold="sphere", epochs=3, min_epochs=1, verbose=False,
                                 n_starts=2, test_epochs=2).fit(X)
     assert seen == [True] * 3 and not base.flushing_denormals()
+
+
+def test_elu_gradient_matches_torch_where_units_are_not_saturated():
+    x = torch.linspace(-20, 3, 101, dtype=torch.float64, requires_grad=True)
+    (ours,) = torch.autograd.grad(R.ELU()(x * 1.0).sum(), x)  # in place: not on a leaf
+    (reference,) = torch.autograd.grad(torch.nn.functional.elu(x).sum(), x)
+    torch.testing.assert_close(ours, reference, rtol=1e-6, atol=0)
+    assert torch.autograd.gradgradcheck(lambda v: R.ELU()(v * 1.0), (x.detach()[::10].requires_grad_(),))
+
+
+def test_saturated_elu_sends_zero_where_torch_sends_denormals():
+    # unflushed, as in torch's other threads, which flushed_denormals does not reach
+    assert not torch.tensor([1e-39]).mul(1.0).eq(0).item()
+    x = torch.full((4, 8), -90.0, requires_grad=True)
+    (ours,) = torch.autograd.grad(R.ELU()(x * 1.0).sum(), x)
+    (reference,) = torch.autograd.grad(torch.nn.functional.elu(x).sum(), x)
+    assert ours.eq(0).all()
+    assert ((reference > 0) & (reference < torch.finfo(torch.float32).tiny)).all()
+
+
+def test_decoders_use_the_output_gradient_elu():
+    decoder = R.make_decoder(2, 5, hidden=(4, 4))
+    assert [type(m) for m in decoder if not isinstance(m, torch.nn.Linear)] == [R.ELU, R.ELU]

@@ -73,7 +73,7 @@ class Switches:
     """Our training (the defaults) or, field by field, the authors' choice (see the module
     docstring's table)."""
 
-    activation: type = nn.ELU
+    activation: type = R.ELU
     decoder_dtype: torch.dtype = torch.float32
     weight_decay: str = "decoupled"
     loss_reduction: str = "mean"
@@ -116,8 +116,8 @@ class SwitchedDecoder(R.RiemannianDecoder):
 
     def _prepare_fit(self, X, X_val):
         X, z, X_val, z_val = super()._prepare_fit(X, X_val)
-        if self.switches.activation is not nn.ELU:  # swapped in place: the weights stay ours
-            self.decoder_ = nn.Sequential(*[self.switches.activation() if type(m) is nn.ELU else m
+        if self.switches.activation is not R.ELU:  # swapped in place: the weights stay ours
+            self.decoder_ = nn.Sequential(*[self.switches.activation() if isinstance(m, nn.ELU) else m
                                             for m in self.decoder_])
         self.decoder_.to(self.switches.decoder_dtype)
         return X, z, X_val, z_val

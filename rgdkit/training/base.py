@@ -38,12 +38,12 @@ def flushed_denormals():
     """Denormal floats (below 1.2e-38 in float32) read and written as zero in this thread, as
     they were before afterwards.
 
-    Late in training, saturated ELU units (pre-activations below -87, whose gradient exp(x) is
-    denormal) feed denormals into the matrix products, which ran about 150 times slower on this
-    x86 CPU (``benchmarks/bench_denormals.py``): an hmtDNA epoch slowed from 0.19 to 0.44 s
-    within 550 epochs. Values that small
-    change no result. Only this thread is set (torch has no switch for its other threads):
-    the notebooks' worker processes use one thread each.
+    Late in training, saturated units and far-negative logits can feed denormals into the
+    matrix products, which ran about 150 times slower on this x86 CPU
+    (``benchmarks/bench_denormals.py``): an hmtDNA epoch slowed from 0.19 to 0.44 s within 550
+    epochs. Values that small change no result. Only this thread is set (torch has no switch for
+    its other threads), so the known sources are stopped as well: :class:`rgd_utils.ELU` and the
+    fused BCE of :func:`rgd_utils.reconstruction_loss` pass back no denormal gradients.
     """
     was = flushing_denormals()
     torch.set_flush_denormal(True)
