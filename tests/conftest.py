@@ -49,3 +49,14 @@ def small_tree_data(tmp_path, monkeypatch):
     X = (rng.normal(size=(120, 10)) + labels.sum(1)[:, None]).astype(np.float32)
     monkeypatch.setattr(branching, "load_branching", lambda path: (X, labels, "synthetic"))
     monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
+
+
+@pytest.fixture(scope="session")
+def branching_data(shared_data):
+    """The published branching-diffusion data (6350 x 50, float32) and path codes, rows in a
+    seeded random order."""
+    import numpy as np
+
+    with np.load(shared_data / "branching" / "tensordataset.npz") as data:
+        order = np.random.default_rng(0).permutation(len(data["data"]))
+        return data["data"][order].astype(np.float32), data["labels"][order]

@@ -31,7 +31,7 @@ def test_prior_switch_removes_the_euclidean_prior_and_nothing_else():
                     verbose=False, seed=0)
     ours = AC.SwitchedDecoder(AC.Switches(), **settings).fit(X)
     without = AC.SwitchedDecoder(AC.variants(["prior"])["prior"], **settings).fit(X)
-    assert ours._prior_active() and not without._prior_active()
+    assert ours.prior_active() and not without.prior_active()
     # the prior pulls latents towards the origin: without it the first epoch's loss is lower
     assert without.history_["train_loss"][0] < ours.history_["train_loss"][0]
     assert not np.allclose(ours.latents_, without.latents_)

@@ -72,7 +72,7 @@ def test_restored_state_is_the_scored_state():
     with torch.no_grad():
         z_val = torch.as_tensor(model.val_latents_, device=model.device_)
         X_val = torch.as_tensor(X[100:], device=model.device_)
-        loss = model._per_sample_loss(z_val, X_val).mean().item()
+        loss = R.map_loss([model], z_val[None], X_val[None]).mean().item()
     assert loss == pytest.approx(model.history_["val_loss"][model.best_epoch_], rel=1e-6)
 
 

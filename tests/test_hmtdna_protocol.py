@@ -123,13 +123,14 @@ def test_default_switches_train_exactly_as_the_estimator():
 def optimisers(monkeypatch):
     """The optimisers a SwitchedDecoder trained with in its last fit (read after an epoch)."""
     seen = {}
-    original = AC.SwitchedDecoder._after_epoch
+    original = AC.SwitchedDecoder.make_optimisers
 
-    def spy(self, epoch):
-        seen.update(decoder=self._opt_decoder, latent=self._opt_latent)
-        original(self, epoch)
+    def spy(self, decoder_params, latent_params):
+        decoder, latent = original(self, decoder_params, latent_params)
+        seen.update(decoder=decoder, latent=latent)
+        return decoder, latent
 
-    monkeypatch.setattr(AC.SwitchedDecoder, "_after_epoch", spy)
+    monkeypatch.setattr(AC.SwitchedDecoder, "make_optimisers", spy)
     return seen
 
 
@@ -153,7 +154,7 @@ def fingerprint(switches, X, X_val, optimisers):
     manifold, origin = model.manifold_, R.manifold_origin(model.manifold_, 2)
     # the latents' gradient through the model's noise and through ours, from the same draw
     grads = []
-    for noise in (model._noisy, lambda z: R.perturb(z, manifold, model.noise_std, model.noise,
+    for noise in (model.noisy_latents, lambda z: R.perturb(z, manifold, model.noise_std, model.noise,
                                                     model._generator,
                                                     gradient=model.noise_gradient)):
         z = torch.as_tensor(model.latents_[:8]).requires_grad_(True)
@@ -161,21 +162,20 @@ def fingerprint(switches, X, X_val, optimisers):
         noise(z).sum().backward()
         grads.append(z.grad)
     model._generator.manual_seed(2)
-    start = model._init_latents(5).detach()
+    start = model.init_latents(5).detach()
     authors_start = AC.authors_latents(manifold, 5, 2, model.init_std,
                                       torch.Generator().manual_seed(2))
-    z_val = geoopt.ManifoldParameter(torch.as_tensor(model.val_latents_), manifold=manifold)
-    X_val = model._as_data(X_val, "X_val")
+    z_val = torch.as_tensor(model.val_latents_)
     return {
         "activation": {type(m) for m in model.decoder_ if not isinstance(m, nn.Linear)},
         "decoder_dtype": next(model.decoder_.parameters()).dtype,
         "weight_decay": type(optimisers["decoder"]),
-        "loss_reduction": float(model._objective(torch.ones(4))),
+        "loss_reduction": float(model.objective(torch.ones(4))),
         "latent_init": torch.equal(start, authors_start),
         "noise_gradient": torch.equal(*grads),
         "stabilize": optimisers["latent"].param_groups[0]["stabilize"],
-        "noisy_validation": model._validation_step(X_val, z_val)
-        == model._validation_step(X_val, z_val),
+        "noisy_validation": torch.equal(model.validation_latents(z_val),
+                                        model.validation_latents(z_val)),
         # after one epoch ours keeps the state scored before the latent step (the start, about
         # 1e-3 from the origin); theirs the state after it
         "authors_snapshot": float(manifold.dist(origin, torch.as_tensor(model.latents_)).max())

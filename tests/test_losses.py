@@ -5,9 +5,6 @@ import torch
 
 import rgd_utils as R
 
-Z_FLOAT64 = torch.zeros(1, dtype=torch.float64)
-
-
 def _logits_and_targets(shape, dtype, seed=0):
     generator = torch.Generator().manual_seed(seed)
     out = (torch.randn(shape, generator=generator, dtype=dtype) * 4).requires_grad_()
@@ -23,7 +20,7 @@ def _torch_bce(out, x):
 def test_fused_bce_matches_torch_in_value_and_gradient(shape):
     out, x = _logits_and_targets(shape, torch.float64)
     weights = torch.rand(shape[:-1], dtype=torch.float64)  # a non-uniform upstream gradient
-    ours = R.reconstruction_loss(out, x, "bce", Z_FLOAT64)
+    ours = R.reconstruction_loss(out, x, "bce")
     (grad_ours,) = torch.autograd.grad((ours * weights).sum(), out)
     reference = _torch_bce(out, x)
     (grad_reference,) = torch.autograd.grad((reference * weights).sum(), out)
@@ -33,24 +30,24 @@ def test_fused_bce_matches_torch_in_value_and_gradient(shape):
 
 def test_fused_bce_passes_gradcheck():
     out, x = _logits_and_targets((4, 6), torch.float64, seed=1)
-    assert torch.autograd.gradcheck(lambda o: R.reconstruction_loss(o, x, "bce", Z_FLOAT64), (out,))
+    assert torch.autograd.gradcheck(lambda o: R.reconstruction_loss(o, x, "bce"), (out,))
 
 
 def test_fused_bce_stays_finite_for_huge_logits():
     out = torch.tensor([[-1e4, 1e4, 0.0]], requires_grad=True)
     x = torch.tensor([[0.0, 1.0, 1.0]])
-    loss = R.reconstruction_loss(out, x, "bce", torch.zeros(1))
+    loss = R.reconstruction_loss(out, x, "bce")
     loss.backward()
     assert torch.isfinite(loss).all() and torch.isfinite(out.grad).all()
     assert loss.item() == pytest.approx(float(torch.log(torch.tensor(2.0))) / 3, rel=1e-6)
 
 
 def test_fused_bce_sends_no_denormal_gradients_back():
-    # logits near -100 give sigmoid ≈ 4e-44, a float32 denormal: matrix products fed with
-    # such numbers ran about 150 times slower on this CPU (benchmarks/bench_denormals.py)
+    # logits near -100 give sigmoid ≈ 4e-44, a float32 denormal (benchmarks/bench_denormals.py
+    # measures what such numbers cost the matrix products)
     out = torch.full((4, 8), -100.0, requires_grad=True)
     x = torch.zeros(4, 8)
-    R.reconstruction_loss(out, x, "bce", torch.zeros(1)).sum().backward()
+    R.reconstruction_loss(out, x, "bce").sum().backward()
     tiny = torch.finfo(torch.float32).tiny
     grad = out.grad.abs()
     assert ((grad == 0) | (grad >= tiny)).all()
@@ -60,12 +57,12 @@ def test_fused_bce_sends_no_denormal_gradients_back():
 def test_fused_bce_broadcasts_targets_over_stacked_members():
     out, x = _logits_and_targets((2, 5, 9), torch.float64, seed=2)
     shared = x[0]
-    torch.testing.assert_close(R.reconstruction_loss(out, shared, "bce", Z_FLOAT64),
+    torch.testing.assert_close(R.reconstruction_loss(out, shared, "bce"),
                                _torch_bce(out, shared.expand_as(out)))
 
 
 def test_fits_flush_denormals_and_restore_the_thread_setting_afterwards():
-    from rgdkit.training.base import flushed_denormals, flushing_denormals
+    from rgdkit.numerics.kernels import flushed_denormals, flushing_denormals
 
     assert not flushing_denormals()
     with flushed_denormals():
@@ -82,19 +79,19 @@ def test_fits_flush_denormals_and_restore_the_thread_setting_afterwards():
 
 
 def test_a_fit_runs_with_denormals_flushed(monkeypatch):
-    from rgdkit.training import base
+    from rgdkit.numerics import kernels
 
     seen = []
-    original = R.RiemannianDecoder._train_epoch
+    original = R.RiemannianDecoder.objective
 
-    def spy(self, *args):
-        seen.append(base.flushing_denormals())
-        return original(self, *args)
-    monkeypatch.setattr(R.RiemannianDecoder, "_train_epoch", spy)
+    def spy(self, per_sample):
+        seen.append(kernels.flushing_denormals())
+        return original(self, per_sample)
+    monkeypatch.setattr(R.RiemannianDecoder, "objective", spy)
     X = torch.rand(40, 6).numpy()
     R.RiemannianDecoder(manifold="sphere", epochs=3, min_epochs=1, verbose=False,
-                                n_starts=2, test_epochs=2).fit(X)
-    assert seen == [True] * 3 and not base.flushing_denormals()
+                        n_starts=2, test_epochs=2).fit(X)
+    assert len(seen) == 3 and all(seen) and not kernels.flushing_denormals()
 
 
 def test_elu_gradient_matches_torch_where_units_are_not_saturated():
@@ -107,7 +104,7 @@ def test_elu_gradient_matches_torch_where_units_are_not_saturated():
 
 def test_saturated_elu_sends_zero_where_torch_sends_denormals():
     # unflushed, as in torch's other threads, which flushed_denormals does not reach
-    from rgdkit.training.base import flushing_denormals
+    from rgdkit.numerics.kernels import flushing_denormals
 
     assert not flushing_denormals()
     x = torch.full((4, 8), -90.0, requires_grad=True)

@@ -6,6 +6,7 @@ import torch
 import geoopt
 
 import rgd_utils as R
+from rgdkit.training.multistart import keep_best_starts
 
 FIT = dict(manifold="lorentz", curvature=2.0, hidden=(8, 16), epochs=15, min_epochs=0,
            n_starts=6, test_epochs=40, verbose=False)
@@ -41,7 +42,7 @@ def test_kept_starts_continue_on_exactly_their_path():
     steps(full, opt, s, 4)
     with torch.no_grad():
         order = loss(full, s).reshape(b, m, s).argsort(2)[..., :keep]
-    kept, kept_opt, k = R._keep_best_starts(full, opt, loss, (b, m, s), keep)
+    kept, kept_opt, k = keep_best_starts(full, opt, loss, (b, m, s), keep)
     assert k == keep and kept.shape == (b, m * keep, 2)
     steps(full, opt, s, 6)
     steps(kept, kept_opt, keep, 6)

@@ -1,6 +1,7 @@
-"""Models trained together (rgdkit.training.together): each member is the model it would be
-alone (same draws from its own seed, same losses, early stopping and best state), a diverging
-member stops alone, and members that cannot share a batched run are refused with the reason."""
+"""Models trained together (rgd_utils.fit_together, the one engine; ``fit`` is it with one
+member): each member is the model it would be alone (same draws from its own seed, same losses,
+early stopping and best state), a diverging member stops alone, and members that cannot share a
+run are refused with the reason."""
 import warnings
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 import rgd_utils as R
 from rgdkit.experiments import loop as E
 from rgdkit.metrics import distances
-from rgdkit.training import together
+from rgdkit.training import engine
 
 SMALL = dict(hidden=(8, 16), batch_size=32, epochs=12, min_epochs=0, n_starts=3, test_epochs=15,
              verbose=False)
@@ -32,17 +33,24 @@ def pair(manifold, members, **common):
 
 
 def poison_member_1_in_epoch_4(monkeypatch):
-    """Member 1's decoder weights turn NaN during epoch 4 of a run of SMALL's 5 minibatches per
-    epoch."""
-    original = together.StackedAdamW.step
+    """The decoder weights of the member seeded 1 turn NaN during epoch 4 of a run of SMALL's 5
+    minibatches per epoch (after its decoder optimiser's 22nd step)."""
+    original = R.RiemannianDecoder.make_optimisers
 
-    def step(self, lr):
-        original(self, lr)
-        if self.steps == 4 * 5 + 2:
-            with torch.no_grad():
-                self.decoder.params[0][1].fill_(float("nan"))
+    def make_optimisers(self, decoder_params, latent_params):
+        decoder_opt, latent_opt = original(self, decoder_params, latent_params)
+        if self.seed == 1:
+            steps = []
 
-    monkeypatch.setattr(together.StackedAdamW, "step", step)
+            def poison(optimiser, args, kwargs):
+                steps.append(1)
+                if len(steps) == 4 * 5 + 2:
+                    with torch.no_grad():
+                        decoder_params[0].fill_(float("nan"))
+            decoder_opt.register_step_post_hook(poison)
+        return decoder_opt, latent_opt
+
+    monkeypatch.setattr(R.RiemannianDecoder, "make_optimisers", make_optimisers)
 
 
 @pytest.mark.parametrize("manifold,curvature", [("lorentz", 5.0), ("sphere", None),
@@ -131,8 +139,8 @@ def test_transform_together_matches_transform_alone():
 def test_many_rows_on_a_cpu_run_member_by_member_with_the_same_result(monkeypatch):
     _, batched = pair("sphere", [dict(seed=0), dict(seed=1)])
     X_new = blobs(20, seed=7)
-    monkeypatch.setattr(together, "CPU_BATCHED_ROWS", 10)  # 20 samples x 3 starts exceed it
-    monkeypatch.setattr(together, "_transform_chunk", None)  # the batched path is not taken
+    monkeypatch.setattr(engine, "CPU_BATCHED_ROWS", 10)  # 20 samples x 3 starts exceed it
+    assert [len(c) for c in engine.test_chunks(batched, len(X_new))] == [1, 1]
     for model, Z in zip(batched, R.transform_together(batched, X_new)):
         np.testing.assert_array_equal(Z, model.transform(X_new))
 
@@ -208,7 +216,7 @@ def test_group_key_separates_what_cannot_be_stacked():
     a = R.RiemannianDecoder(manifold="lorentz", curvature=1.0, seed=0, noise_std=1.0)
     b = R.RiemannianDecoder(manifold="lorentz", curvature=1.0, seed=4, noise_std=0.1)
     c = R.RiemannianDecoder(manifold="lorentz", curvature=2.0)
-    assert together.group_key(a) == together.group_key(b) != together.group_key(c)
+    assert engine.group_key(a) == engine.group_key(b) != engine.group_key(c)
 
 
 def test_panel_title_of_a_diverged_fit_says_so_in_short_lines():
@@ -234,3 +242,29 @@ def test_fit_models_reports_a_divergence_in_its_summary_line_not_as_a_warning(mo
     assert not [w for w in caught if issubclass(w.category, R.TrainingDiverged)]
     assert [r["diverged_at"] for r in records] == [None, 4]
     assert "diverged (seed 1 at epoch 4), best state kept" in capsys.readouterr().out
+
+
+def test_a_lone_fit_is_the_engine_with_one_member(branching_data):
+    """fit(X, X_val=...) and fit_together([the same settings]) give identical latents on the
+    published branching data (H², k = 5, σ = 1)."""
+    X, labels = branching_data
+    X_train, X_val = X[:600], X[600:700]
+    settings = dict(manifold="lorentz", curvature=5.0, noise_std=1.0, epochs=25, min_epochs=0,
+                    verbose=False)
+    alone = R.RiemannianDecoder(**settings).fit(X_train, X_val=X_val)
+    (member,) = R.fit_together([R.RiemannianDecoder(**settings)], X_train, X_val)
+    assert np.abs(alone.latents_ - member.latents_).max() <= 1e-9
+    assert np.abs(alone.val_latents_ - member.val_latents_).max() <= 1e-9
+    assert alone.history_ == member.history_
+
+
+def test_one_instance_twice_is_refused():
+    model = R.RiemannianDecoder(**SMALL)
+    with pytest.raises(ValueError, match="more than once"):
+        R.fit_together([model, model], blobs())
+
+
+def test_members_of_different_classes_are_refused():
+    from rgdkit.training.authors_choices import SwitchedDecoder
+    with pytest.raises(ValueError, match="one class"):
+        R.fit_together([R.RiemannianDecoder(**SMALL), SwitchedDecoder(**SMALL)], blobs())

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 import rgd_utils as R
+from rgdkit.validation import check_integer, check_real
 from rgdkit.baselines.pvae import PoincareVAE
 from rgdkit.training.base import make_generator
 
@@ -99,8 +100,8 @@ class CompactVAE(PoincareVAE):
         ``rgdkit.generation.generate(model, prior_sampler=model.sample_prior)``."""
         if not hasattr(self, "manifold_"):
             raise ValueError(f"{type(self).__name__} is not fitted: call fit first")
-        generator = torch.Generator().manual_seed(R.check_integer(seed, "seed", minimum=0))
-        raw = torch.randn(R.check_integer(n, "n"), self._ambient_dim(), generator=generator,
+        generator = torch.Generator().manual_seed(check_integer(seed, "seed", minimum=0))
+        raw = torch.randn(check_integer(n, "n"), self._ambient_dim(), generator=generator,
                           dtype=LATENT_DTYPE)
         return unit_vectors(raw, self._n_factors()).numpy()
 
@@ -146,12 +147,12 @@ class CompactVAE(PoincareVAE):
 
     def _check_params(self):
         """Every parameter up front, so bad values fail here rather than as a divergence."""
-        R.check_integer(self.latent_dim, "latent dimension")
+        check_integer(self.latent_dim, "latent dimension")
         for name in ("epochs", "batch_size"):
-            R.check_integer(getattr(self, name), name)
+            check_integer(getattr(self, name), name)
         for name in ("patience", "kl_warmup", "seed"):
-            R.check_integer(getattr(self, name), name, minimum=0)
-        R.check_real(self.lr, "lr", positive=True)
+            check_integer(getattr(self, name), name, minimum=0)
+        check_real(self.lr, "lr", positive=True)
         if not (self.likelihood_std == "learned" or (
                 isinstance(self.likelihood_std, numbers.Real)
                 and not isinstance(self.likelihood_std, bool)

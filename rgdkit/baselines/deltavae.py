@@ -47,6 +47,7 @@ import math
 import torch
 
 import rgd_utils as R
+from rgdkit.validation import check_integer, check_real
 from rgdkit.baselines.compact_vae import CompactVAE, unit_vectors
 
 MANIFOLDS = ("sphere", "torus")
@@ -283,9 +284,9 @@ class DiffusionVAE(CompactVAE):
             raise ValueError(f"latent_dim must be 2 on the sphere (the heat-kernel approximation is "
                              f"derived for S^2), got {self.latent_dim!r}; use manifold='torus' for "
                              "other dimensions")
-        R.check_integer(self.n_steps, "n_steps")
-        lo = R.check_real(self.min_time, "min_time", positive=True)
-        hi = R.check_real(self.max_time, "max_time", positive=True)
+        check_integer(self.n_steps, "n_steps")
+        lo = check_real(self.min_time, "min_time", positive=True)
+        hi = check_real(self.max_time, "max_time", positive=True)
         if not lo < hi:
             raise ValueError(f"min_time ({lo:g}) must be below max_time ({hi:g})")
         if self.manifold == "sphere" and hi > SPHERE_MAX_TIME:

@@ -32,7 +32,8 @@ import torch
 from torch import nn
 
 import rgd_utils as R
-from rgdkit.training.base import LatentEstimator, check_data, make_generator
+from rgdkit.training.base import LatentEstimator, make_generator
+from rgdkit.validation import check_data, check_integer, check_real
 
 LAMBDA_0 = 2.0  # conformal factor of the Poincaré ball at the origin (any c)
 _LOG_2PI = math.log(2 * math.pi)
@@ -576,14 +577,14 @@ class PoincareVAE(LatentEstimator):
 
     def _check_params(self):
         """Every parameter up front, so bad values fail here rather than as a divergence."""
-        R.check_integer(self.latent_dim, "latent dimension")
+        check_integer(self.latent_dim, "latent dimension")
         for name in ("epochs", "batch_size"):
-            R.check_integer(getattr(self, name), name)
+            check_integer(getattr(self, name), name)
         for name in ("patience", "kl_warmup", "seed"):
-            R.check_integer(getattr(self, name), name, minimum=0)
+            check_integer(getattr(self, name), name, minimum=0)
         for name in ("lr", "prior_std"):
-            R.check_real(getattr(self, name), name, positive=True)
-        R.check_real(self.min_scale, "min_scale")
+            check_real(getattr(self, name), name, positive=True)
+        check_real(self.min_scale, "min_scale")
         if not (self.likelihood_std == "learned" or (
                 isinstance(self.likelihood_std, (int, float)) and self.likelihood_std > 0)):
             raise ValueError(f"likelihood_std must be a positive number or 'learned', "

@@ -61,6 +61,7 @@ import torch
 from torch import nn
 
 import rgd_utils as R
+from rgdkit.validation import check_real
 from rgdkit.baselines.compact_vae import CompactVAE, log_sphere_area, unit_vectors
 
 MAX_PROPOSALS = 64  # Wood's proposals per draw; each accepted with probability >= 0.65
@@ -412,7 +413,7 @@ class SphericalVAE(CompactVAE):
         return self._log_likelihood(x, z), log_ratio, fallbacks
 
     def _check_model_params(self):
-        R.check_real(self.min_concentration, "min_concentration", positive=True)
+        check_real(self.min_concentration, "min_concentration", positive=True)
 
     def _divergence_hint(self):
         return (f"lower lr ({self.lr}), raise min_concentration ({self.min_concentration}) or "

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 import rgd_utils as R
+from rgdkit.training import engine
 from rgdkit.metrics.distances import distance_correlation, pairwise_distances
 from rgdkit.metrics.reconstruction import binary_reconstruction_scores, reconstruction_errors
 from rgdkit.experiments.workers import current_workers, run_tasks, split_evenly
@@ -89,7 +90,7 @@ def fit_models(models, X, split, reference, seeds, fit=fit_rgd, together=True, e
 
     ``common`` goes to every fit (training settings, ``max_points``, ``scored``); a model's own
     parameters win. RGD fits (``fit=fit_rgd``) that share the manifold, decoder and batch size
-    are trained together (:func:`rgdkit.training.together.fit_together`), each one as it would
+    are trained together (:func:`rgd_utils.fit_together`), each one as it would
     be alone; ``together=False`` fits them one by one. ``embed_test=False`` skips the test-time
     latents of RGD fits trained together (the costly part of a small model) where only training
     metrics are used: their ``Z_test`` is None and their records have no test columns.
@@ -139,14 +140,12 @@ def _fit_rgd_together(models, X, split, reference, seeds, embed_test=True, worke
                       max_points=3000, scored=None, **common):
     """:func:`fit_rgd` for every model and seed, members that can share a batched run in one
     (split between ``workers`` processes): ``{name: [(record, model, Z_train, Z_test) per seed]}``."""
-    from rgdkit.training import together
-
     train, val, test = split
     jobs = [(name, seed, R.RiemannianDecoder(seed=seed, **{**common, **params}))
             for name, params in models.items() for seed in seeds]
     groups = {}
     for index, (_, _, model) in enumerate(jobs):
-        key = together.group_key(model, together.SHARED + together.SHARED_AT_TEST)
+        key = engine.group_key(model, engine.VARYING_AT_TEST)
         groups.setdefault(key, []).append(index)
     workers = current_workers() if workers is None else workers
     chunks = [chunk for indices in groups.values() for chunk in split_evenly(indices, workers)]
@@ -189,11 +188,9 @@ def _fit_chunks_resumably(tasks, workers):
 
 def _fit_chunk(members, X_train, X_val, X_test):
     """Members of one batched group fitted together, and their test-time latents (or Nones)."""
-    from rgdkit.training import together
-
     with _divergence_left_to_summary():
-        together.fit_together(members, X_train, X_val)
-    Z_tests = (together.transform_together(members, X_test) if X_test is not None
+        R.fit_together(members, X_train, X_val)
+    Z_tests = (R.transform_together(members, X_test) if X_test is not None
                else [None] * len(members))
     return members, Z_tests
 

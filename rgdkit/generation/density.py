@@ -46,6 +46,7 @@ from scipy import special
 from sklearn.exceptions import ConvergenceWarning
 
 import rgd_utils as R
+from rgdkit.validation import check_integer, check_real
 from rgdkit.baselines.pvae import WrappedNormal, log_sinhc
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -390,12 +391,12 @@ class ManifoldMixture:
                              f"components), got {n_components!r}; use n_components >= 1")
         self.n_components = int(n_components)
         self.manifold = manifold
-        self.seed = R.check_integer(seed, "seed", minimum=0)
-        self.max_iter = R.check_integer(max_iter, "max_iter")
-        self.n_init = R.check_integer(n_init, "n_init")
-        self.tol = R.check_real(tol, "tol")
-        self.reg_covar = R.check_real(reg_covar, "reg_covar", positive=True)
-        self.kappa_max = R.check_real(kappa_max, "kappa_max", positive=True)
+        self.seed = check_integer(seed, "seed", minimum=0)
+        self.max_iter = check_integer(max_iter, "max_iter")
+        self.n_init = check_integer(n_init, "n_init")
+        self.tol = check_real(tol, "tol")
+        self.reg_covar = check_real(reg_covar, "reg_covar", positive=True)
+        self.kappa_max = check_real(kappa_max, "kappa_max", positive=True)
 
     # ---- fitting ----------------------------------------------------------------------------
     def fit(self, Z):
@@ -498,8 +499,8 @@ class ManifoldMixture:
         with ``seed`` (default: the mixture's ``seed``), so the same seed gives the same points;
         ``return_labels`` also returns each point's component."""
         self._check_fitted()
-        n = R.check_integer(n, "n")
-        rng = np.random.default_rng(self.seed if seed is None else R.check_integer(
+        n = check_integer(n, "n")
+        rng = np.random.default_rng(self.seed if seed is None else check_integer(
             seed, "seed", minimum=0))
         labels = rng.choice(self.n_components, size=n, p=self.weights_ / self.weights_.sum())
         points = self._family.flatten(self._family.sample(self._params, labels, rng))

@@ -18,7 +18,8 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 import rgd_utils as R
-from rgdkit.training.base import check_data
+from rgdkit.validation import check_integer
+from rgdkit.validation import check_data
 
 XGB_PARAMS = {"n_estimators": 100, "max_depth": 3, "learning_rate": 0.1, "tree_method": "hist",
               "n_jobs": 1, "verbosity": 0}
@@ -47,8 +48,8 @@ def discrimination_accuracy(real, generated, folds=5, seed=0, xgb_params=None):
     except ImportError:
         raise ImportError("discrimination_accuracy needs XGBoost: pip install xgboost") from None
 
-    folds = R.check_integer(folds, "folds", minimum=2)
-    seed = R.check_integer(seed, "seed", minimum=0)
+    folds = check_integer(folds, "folds", minimum=2)
+    seed = check_integer(seed, "seed", minimum=0)
     real, generated = balanced_pair(real, generated, seed)
     if len(real) < folds:
         raise ValueError(f"{folds}-fold cross-validation needs at least {folds} real and {folds} "

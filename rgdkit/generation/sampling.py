@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 import rgd_utils as R
-from rgdkit.training.base import check_data
+from rgdkit.validation import check_integer
+from rgdkit.validation import check_data
 
 
 def likelihood_std(model, X, Z=None):
@@ -93,8 +94,8 @@ def generate(model, density=None, n=1000, seed=0, observation_noise=True, *, X_t
         if not hasattr(model, attribute):
             raise ValueError(f"model must be a fitted latent-variable model with {attribute} "
                              f"(call fit first); got {type(model).__name__}")
-    n = R.check_integer(n, "n")
-    seed = R.check_integer(seed, "seed", minimum=0)
+    n = check_integer(n, "n")
+    seed = check_integer(seed, "seed", minimum=0)
     Z = density.sample(n, seed=seed) if density is not None else prior_sampler(n, seed)
     Z = np.asarray(Z.detach().cpu() if torch.is_tensor(Z) else Z)
     mean = np.asarray(model.inverse_transform(Z), dtype=np.float64)

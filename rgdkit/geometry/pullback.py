@@ -21,6 +21,7 @@ from torch import nn
 from tqdm import tqdm  # text bars, as in rgd_utils
 
 import rgd_utils as R
+from rgdkit.manifolds import is_builtin
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,7 +75,7 @@ def tangent_basis(z, manifold):
     columns are orthonormal in the manifold's metric."""
     z = _as_points(z)
     manifold = _resolve(manifold, z.shape[-1])
-    if not R._is_builtin(manifold):
+    if not is_builtin(manifold):
         raise ValueError(f"no tangent basis for {type(manifold).__name__}; supported: Euclidean, "
                          "Sphere, Lorentz, PoincareBall and products of circles (torus)")
     _check_points(z, manifold)

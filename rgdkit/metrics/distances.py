@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-import rgd_utils as R
+from rgdkit.manifolds import check_on_manifold, is_builtin, is_torus
 
 
 def pairwise_distances(Z, manifold, chunk_size=2048):
@@ -21,8 +21,8 @@ def pairwise_distances(Z, manifold, chunk_size=2048):
     bound of the geodesic one that agrees with it to second order).
     """
     # checked in the given dtype: its tolerance is the one the points were computed with
-    Z = _as_points(R.check_on_manifold(Z, manifold, "Z"))
-    if not R._is_builtin(manifold):
+    Z = _as_points(check_on_manifold(Z, manifold, "Z"))
+    if not is_builtin(manifold):
         chunk_size = max(1, min(chunk_size, 2 ** 20 // len(Z)))  # broadcast temporaries
     rows = [_distance_block(Z[i:i + chunk_size], Z, manifold)
             for i in range(0, len(Z), chunk_size)]
@@ -40,13 +40,13 @@ def _as_points(Z):
 
 
 def _distance_block(A, B, manifold):
-    if not R._is_builtin(manifold):
+    if not is_builtin(manifold):
         return _generic_block(A, B, manifold)
     if isinstance(manifold, geoopt.Euclidean):
         return torch.cdist(A, B)
     if isinstance(manifold, geoopt.Sphere):
         return torch.arccos((A @ B.T).clamp(-1.0, 1.0))
-    if R.is_torus(manifold):
+    if is_torus(manifold):
         angles = [torch.arccos((manifold.take_submanifold_value(A, i) @
                                 manifold.take_submanifold_value(B, i).T).clamp(-1.0, 1.0))
                   for i in range(len(manifold.manifolds))]

@@ -1,4 +1,6 @@
-"""The training skeleton both latent-variable estimators share.
+"""The training skeleton of the estimators: scikit-learn parameters, own random generator, the
+per-epoch tracker (best state, early stopping, divergence) and, for the VAE baselines, the epoch
+loop.
 
 :class:`LatentEstimator` is a scikit-learn estimator (``clone``, ``get_params``, ``set_params``,
 ``repr``, pipelines) that owns its randomness (a ``torch.Generator`` seeded with ``seed``; the
@@ -8,94 +10,44 @@ says what one epoch is and what its state is:
 
 - ``_run_epoch(epoch) -> (train_loss, val_loss or None, extras)``: one pass; ``extras`` (a dict)
   is appended to ``history_``;
-- ``_after_epoch(epoch)``: steps taken after the epoch was scored (the RGD latent step); the best
+- ``_after_epoch(epoch)``: steps taken after the epoch was scored; the best
   state is snapshotted before them, so the state kept is the one that was scored;
 - ``_get_state()`` / ``_set_state(state)``: a copy of everything trained, and restoring it;
 - ``_divergence_hint()``: what to change when the loss becomes non-finite.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
 
-import numpy as np
 import torch
-from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_array
 from tqdm import tqdm  # text bars: they render in committed notebooks and need no widgets
 
-
-def flushing_denormals():
-    """Whether this thread reads and writes float denormals as zero (a float32 probe)."""
-    return (torch.tensor([1e-39]) * 1.0).item() == 0.0
-
-
-@contextlib.contextmanager
-def flushed_denormals():
-    """Denormal floats (below 1.2e-38 in float32) read and written as zero in this thread, as
-    they were before afterwards.
-
-    Late in training, saturated units and far-negative logits can feed denormals into the
-    matrix products, which ran about 150 times slower on this x86 CPU
-    (``benchmarks/bench_denormals.py``): an hmtDNA epoch slowed from 0.19 to 0.44 s within 550
-    epochs. Values that small change no result. Only this thread is set (torch has no switch for
-    its other threads), so the known sources are stopped as well: :class:`rgd_utils.ELU` and the
-    fused BCE of :func:`rgd_utils.reconstruction_loss` pass back no denormal gradients.
-    """
-    was = flushing_denormals()
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(was)
+from rgdkit.numerics.kernels import flushed_denormals
 
 
 class TrainingDiverged(RuntimeWarning):
     """The loss became NaN or infinite; training stopped and the best state was kept."""
 
 
-def check_data(X, name="X", n_features=None, expected_by="the model"):
-    """``X`` (array, tensor or DataFrame) as a validated 2-D float numpy array.
-
-    scikit-learn's ``check_array`` checks the shape and the dtype; the finite check here names
-    the offending rows, and ``n_features`` (when given) the width ``expected_by`` was fitted on. Sparse matrices are
-    refused with the fix (the decoder works on dense data). Errors are ValueErrors that name the
-    problem and the fix.
-    """
-    if sparse.issparse(X):
-        raise ValueError(f"{name} is a sparse matrix; the decoder needs dense data: pass "
-                         f"{name}.toarray() (or adata.X.toarray())")
-    if torch.is_tensor(X):
-        X = X.detach().cpu().numpy()
-    try:
-        X = check_array(X, dtype=(np.float64, np.float32), ensure_all_finite=False,
-                        input_name=name)
-    except ValueError as err:
-        if "Expected 2D" in str(err) or "Found array with dim" in str(err):
-            raise ValueError(f"{name} must be a 2-D array (samples x features): {err}") from None
-        raise ValueError(f"{name} must be real and numeric, with at least one sample and one "
-                         f"feature: {err}") from None
-    if not X.flags.writeable:  # torch cannot wrap read-only memory
-        X = X.copy()
-    bad = ~np.isfinite(X).all(1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise ValueError(f"{name} has NaN or inf in {len(rows)} rows (first: {rows[:5].tolist()}); "
-                         "drop or impute them before fitting")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"{name} has {X.shape[1]} features, but {expected_by} is expecting "
-                         f"{n_features} features as input (it was fitted on them); pass data "
-                         "with the same columns")
-    return X
+class PoorFit(RuntimeWarning):
+    """Training ended at the data mean or far worse than it started; the best state was kept."""
 
 
 def progress_options(verbose):
     """tqdm keyword arguments: silent when not ``verbose``; otherwise tqdm's default, which
     ``TQDM_DISABLE=1`` overrides (CI)."""
     return {} if verbose else {"disable": True}
+
+
+def loss_postfix(train_loss, val_loss=None):
+    """A progress bar's losses: ``train`` and, with validation data, ``val``."""
+    shown = {"train": f"{train_loss:.4f}"}
+    if val_loss is not None:
+        shown["val"] = f"{val_loss:.4f}"
+    return shown
 
 
 def make_generator(seed, device):
@@ -134,9 +86,7 @@ class LatentEstimator(TransformerMixin, BaseEstimator):
             self._after_epoch(epoch)
             if epoch % 10 == 0 or epoch == epochs - 1:
                 # refresh=False: tqdm's own rate limit decides when to redraw
-                bar.set_postfix(train=f"{train_loss:.4f}",
-                                val=f"{math.nan if val_loss is None else val_loss:.4f}",
-                                refresh=False)
+                bar.set_postfix(loss_postfix(train_loss, val_loss), refresh=False)
             if tracker.should_stop(epoch):
                 # a bar left short of its total reads as an interrupted run
                 bar.set_postfix_str(f"stopped early, best epoch {tracker.best_epoch}", refresh=False)
