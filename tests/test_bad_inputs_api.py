@@ -269,3 +269,120 @@ def test_poincare_vae_takes_integral_floats():
     assert model.latents_.shape == (20, 2)
     with pytest.raises(ValueError, match="inside the Poincaré ball"):
         model.inverse_transform(np.array([[0.0, 0.95]]))
+
+
+# ---- issue 31: reference distances, distance correlation, manifold names, P-VAE ------------------
+from rgdkit.metrics.references import check_path_codes  # noqa: E402
+
+GOOD_CODES = [[1, 2, -1], [1, -2, 0], [-1, 0, 0], [2, 1, -3]]
+
+
+@pytest.mark.parametrize("codes, error, match", [
+    ([[1, np.nan, 0], [1, -1, 0]], ValueError, r"NaN or inf codes in 1 rows \(first: \[0\]"),
+    ([[1, 1.5, -1], [1, -1, 0]], ValueError, "not whole numbers in 1 rows"),
+    ([[1, -1, 2], [1, -1, 0]], ValueError, "non-zero code after the observation code"),
+    ([[1, -1, -2], [1, -1, 0]], ValueError, "non-zero code after the observation code"),
+    ([[0, 1, -1], [1, -1, 0]], ValueError, r"non-zero code after the observation code \(or after"),
+    ([["a", "b"], ["a", "c"]], TypeError, "labels must be numeric path codes .* got <U1 values"),
+    ([1, 2, -1], ValueError, "must be 2-D path codes"),
+])
+def test_tree_distances_refuse_bad_path_codes(codes, error, match):
+    with pytest.raises(error, match=match):
+        M.tree_distances(np.array(codes))
+    with pytest.raises(error, match=match):
+        M.tree_nodes(np.array(codes))
+
+
+def test_tree_distances_of_good_codes_as_floats_or_ints():
+    expected = [[0, 1, 2, 4], [1, 0, 1, 3], [2, 1, 0, 2], [4, 3, 2, 0]]  # nodes 12, 1, root, 21
+    np.testing.assert_array_equal(M.tree_distances(np.array(GOOD_CODES)), expected)
+    np.testing.assert_array_equal(M.tree_distances(np.array(GOOD_CODES, dtype=float)), expected)
+    assert check_path_codes(np.array(GOOD_CODES, dtype=float)).dtype == np.int64
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_distance_correlation_needs_three_points(n):
+    Z = on_lorentz(n)
+    with pytest.raises(ValueError, match=f"needs at least 3 points .* got {n}; score more"):
+        M.distance_correlation(Z, lorentz(), np.zeros((n, n)))
+
+
+def test_correlate_needs_two_pairs():
+    with pytest.raises(ValueError, match="at least 2 pairs of distances .* got 1"):
+        M.correlate([1.0], [2.0])
+
+
+@pytest.mark.parametrize("triangle, which", [(np.tril, "lower"), (np.triu, "upper")])
+def test_a_triangular_reference_matrix_is_refused_with_the_fix(triangle, which):
+    Z = on_lorentz(6)
+    D = M.pairwise_distances(Z, lorentz())
+    D_ref = triangle(D + 1.0, k=-1 if which == "lower" else 1)
+    with pytest.raises(ValueError, match=f"D_ref is {which}-triangular.*D_ref \\+ D_ref.T"):
+        M.distance_correlation(Z, lorentz(), D_ref)
+    pearson, spearman = M.distance_correlation(Z, lorentz(), D_ref + D_ref.T)
+    assert np.isfinite(pearson) and np.isfinite(spearman)
+
+
+def test_an_asymmetric_reference_matrix_is_refused():
+    D_ref = np.arange(16.0).reshape(4, 4)
+    with pytest.raises(ValueError, match=r"D_ref is not symmetric .*\(D_ref \+ D_ref.T\) / 2"):
+        M.correlate_distances(np.zeros((4, 4)) + np.eye(4), D_ref)
+
+
+@pytest.mark.parametrize("name, dim", [("lorentz", 2), ("Lorentz", 3), ("sphere", 2),
+                                       ("poincare", 2), ("euclidean", 4)])
+def test_pairwise_distances_take_manifold_names(name, dim):
+    manifold = R.make_manifold(name, dim)
+    Z = R.random_points(manifold, 6, dim, std=0.3, generator=torch.Generator().manual_seed(1))
+    np.testing.assert_allclose(M.pairwise_distances(Z, name), M.pairwise_distances(Z, manifold))
+
+
+def test_pairwise_distances_name_with_a_curvature():
+    k2 = lorentz(2.0)
+    Z = R.random_points(k2, 5, 2, std=0.5, generator=torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(M.pairwise_distances(Z, "lorentz", curvature=2.0),
+                               M.pairwise_distances(Z, k2))
+
+
+@pytest.mark.parametrize("manifold, error, match", [
+    (3, TypeError, "manifold must be a geoopt manifold or a name such as 'lorentz', got int"),
+    ("hyperbolic", ValueError, "unknown manifold 'hyperbolic'"),
+    ("sphere", ValueError, "not on the Sphere manifold"),
+])
+def test_pairwise_distances_bad_manifold_arguments(manifold, error, match):
+    with pytest.raises(error, match=match):
+        M.pairwise_distances(on_lorentz(4), manifold)
+
+
+def test_wrapped_normal_log_prob_of_the_wrong_width():
+    ball = geoopt.PoincareBall(1.0)
+    wn = WrappedNormal(torch.zeros(2, dtype=F64), torch.ones(2, dtype=F64), ball)
+    for width in (1, 3):
+        with pytest.raises(ValueError, match=f"z has points of width {width} .* this "
+                                             r"distribution's points have width 2.*\(\.\.\., 2\)"):
+            wn.log_prob(torch.zeros(4, width, dtype=F64))
+    unvalidated = WrappedNormal(torch.zeros(2, dtype=F64), torch.ones(2, dtype=F64), ball,
+                                validate=False)
+    with pytest.raises(ValueError, match="z has points of width 1"):
+        unvalidated.log_prob(torch.zeros(4, 1, dtype=F64))  # would broadcast silently
+    hyperboloid = WrappedNormal(lorentz().origin(3, dtype=F64), torch.ones(2, dtype=F64),
+                                lorentz())
+    with pytest.raises(ValueError, match="width 2 .* width 3 .*2-dimensional Lorentz"):
+        hyperboloid.log_prob(torch.zeros(4, 2, dtype=F64))
+
+
+@pytest.mark.parametrize("n, error, match", [
+    (-1, ValueError, "n must be a whole number of samples >= 0 .* got -1"),
+    (2.5, ValueError, "got 2.5"), (float("nan"), ValueError, "got nan"),
+    ("3", TypeError, "got str '3'"), (True, TypeError, "got bool"),
+])
+def test_wrapped_normal_rsample_counts(n, error, match):
+    wn = WrappedNormal(torch.zeros(2, dtype=F64), torch.ones(2, dtype=F64), geoopt.PoincareBall())
+    with pytest.raises(error, match=match):
+        wn.rsample(n)
+
+
+def test_wrapped_normal_rsample_of_zero_and_integral_floats():
+    wn = WrappedNormal(torch.zeros(2, dtype=F64), torch.ones(2, dtype=F64), geoopt.PoincareBall())
+    assert wn.rsample(0).shape == (0, 2) and wn.rsample(3.0).shape == (3, 2)
+    assert wn.rsample(np.int64(2)).shape == (2, 2)

@@ -1,6 +1,7 @@
 """Issue 16, data side: every bad input to the loaders, writers, reference distances and the
 scrape script is answered with an error that names the problem and the fix, or the right result.
 """
+import functools
 import gzip
 import json
 import os
@@ -511,3 +512,202 @@ def test_real_entrez_client_offline_gives_up_within_seconds(scrape, tmp_path, mo
     assert scrape.main(["--email", "me@example.org", "--out", str(tmp_path / "o")]) == 1
     assert sum(sleeps) <= 5  # Biopython's default: 2 x 15 s before the error
     assert "Temporary failure in name resolution" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 31: hmtDNA tables validated at the door
+# --------------------------------------------------------------------------------------------
+def _variant_rows(**changes):
+    """A GenBank-layout table of three good genomes; ``changes`` maps a column to its values."""
+    table = pd.DataFrame({"SampleID": ["AB1.1", "AB2.1", "AB3.1"],
+                          "Haplogroup": ["H3u1", "L2a1", "H2a2a1"],
+                          "Quality": ["0.95", "0.8", "1.0"],
+                          "Input_Sample": ["263G 310C 750G", "73G 2156.1A 8281d", ""]})
+    for column, values in changes.items():
+        table[column] = values
+    return table
+
+
+def _variant_file(tmp_path, name="genomes.tsv", **changes):
+    path = tmp_path / name
+    _variant_rows(**changes).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_a_good_variant_table_passes_the_door(tmp_path):
+    table = hmtdna.load_variant_table(_variant_file(tmp_path))
+    assert table["Input_Sample"].tolist() == [["263G", "310C", "750G"],
+                                              ["73G", "2156.1A", "8281d"], []]
+    assert table["Quality"].tolist() == [0.95, 0.8, 1.0]  # H2a2a1 (the rCRS) may be empty
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"Quality": ["95.3", "80", "100"]},
+     r"genomes.tsv, column Quality: values outside \[0, 1\] \(e.g. 95.3\) \(3 rows: \[0, 1, 2\] "
+     r"\(SampleID AB1.1, AB2.1, AB3.1\).*divide the column by 100"),
+    ({"Quality": ["0.95", "-0.2", "1.0"]}, r"column Quality: values outside \[0, 1\] \(e.g. -0.2\)"
+                                           r" \(1 rows: \[1\] \(SampleID AB2.1\).*correct these"),
+    ({"Quality": ["0.95", "", "1.0"]}, r"column Quality: must hold numbers, found empty cells "
+                                       r"\(1 rows: \[1\] \(SampleID AB2.1\)"),
+    ({"Input_Sample": ["263G", "", "73G"]},
+     r"column Input_Sample: no variant calls although the haplogroup is not a reference's own "
+     r"\(H2a2a1 .*\(1 rows: \[1\] \(SampleID AB2.1\).*invalid='drop'"),
+    ({"Input_Sample": ["263G XYZ", "73G", ""]},
+     r"column Input_Sample: 1 variant calls that are not haplogrep notation .*e.g. XYZ.*\[0\] "
+     r"\(SampleID AB1.1\).*Fix: correct them"),
+    ({"Input_Sample": ["263G 16311Y", "73G 16311Y", ""]},
+     r"2 variant calls .*e.g. 16311Y; an IUPAC code such as Y names no definite allele\) "
+     r"\(2 rows: \[0, 1\]"),
+    ({"Input_Sample": ["263G 99999A", "73G", ""]},
+     r"at a position 1-16569 \(e.g. 99999A.*\(1 rows: \[0\] \(SampleID AB1.1\)"),
+    ({"Input_Sample": ["0A", "73G", ""]}, r"\(e.g. 0A"),
+    ({"SampleID": ["AB1.1", "AB2.1", "AB1.1"]},
+     r"column SampleID: repeated identifiers \(AB1.1\) \(2 rows: \[0, 2\].*drop_duplicates"),
+    ({"SampleID": ["AB1.1", "", "AB3.1"]}, r"column SampleID: empty identifiers \(1 rows: \[1\]"),
+    ({"Haplogroup": ["H3u1", " ", "H2a2a1"]}, r"column Haplogroup: empty haplogroups \(1 rows"),
+])
+def test_bad_rows_are_named_by_file_column_and_row(tmp_path, changes, message):
+    path = _variant_file(tmp_path, **changes)
+    with pytest.raises(ValueError, match=message):
+        hmtdna.load_variant_table(path)
+
+
+def test_percent_quality_no_longer_passes_the_filter_silently(tmp_path):
+    path = _variant_file(tmp_path, Quality=["95.3", "40.1", "99"])
+    with pytest.raises(ValueError, match="these look like percentages"):
+        hmtdna.load_hmtdna_table("rcrs", {}, str(path))
+
+
+def test_invalid_drop_removes_bad_calls_then_empty_genomes_and_says_so(tmp_path, capsys):
+    path = _variant_file(tmp_path, Input_Sample=["263G XYZ 99999A", "16311Y", ""])
+    table = hmtdna.load_variant_table(path, invalid="drop")
+    assert table["SampleID"].tolist() == ["AB1.1", "AB3.1"]
+    assert table["Input_Sample"].tolist() == [["263G"], []]
+    out = capsys.readouterr().out
+    assert "dropped 3 variant calls" in out and "from 2 genomes" in out
+    assert "dropped 1 genomes with no variant calls" in out
+
+
+def test_invalid_keep_keeps_calls_as_written_and_a_bad_policy_is_named(tmp_path):
+    path = _variant_file(tmp_path, Input_Sample=["263G 16311Y", "73G", ""])
+    table = hmtdna.load_variant_table(path, invalid="keep")
+    assert table["Input_Sample"].tolist()[0] == ["263G", "16311Y"]
+    with pytest.raises(ValueError, match=r"invalid='skip'; choose one of \('raise', 'drop', "
+                                         r"'keep'\)"):
+        hmtdna.load_variant_table(path, invalid="skip")
+
+
+@pytest.mark.parametrize("rank, message", [
+    (["1", "", "1"], r"report.txt, column Rank: must hold whole numbers, found empty cells "
+                     r"\(1 rows: \[1\] \(SampleID AB2.1\)"),
+    (["1", "1.5", "1"], r"column Rank: must hold whole numbers, found '1.5'"),
+    (["1", "first", "1"], r"column Rank: must hold whole numbers, found 'first'"),
+])
+def test_a_bad_rank_names_the_file_and_column(tmp_path, rank, message):
+    table = _variant_rows()
+    for column in set(hmtdna.REPORT_COLUMNS) - set(table.columns):
+        table[column] = ""
+    table["Range"], table["Rank"] = "1-16569", rank
+    path = tmp_path / "report.txt"
+    table[hmtdna.REPORT_COLUMNS].to_csv(path, sep="\t", index=False)
+    with pytest.raises(ValueError, match=message):
+        hmtdna.load_haplogrep_report(path)
+
+
+def test_the_hub_table_is_checked_at_the_door_too(tmp_path):
+    path = tmp_path / "rsrs.pkl"
+    _hub_frame().assign(Quality=[95.0, 80.0]).to_pickle(path, compression="gzip")
+    with pytest.raises(ValueError, match="rsrs.pkl, column Quality: values outside"):
+        hmtdna.load_hub_table(path, trusted=True)
+
+
+def test_a_gzipped_table_without_gz_is_read_as_what_it_is(tmp_path):
+    plain = _variant_file(tmp_path)
+    hidden = _write(tmp_path / "genomes.txt", gzip.compress(plain.read_bytes()))
+    table = hmtdna.load_variant_table(hidden)
+    assert table["SampleID"].tolist() == ["AB1.1", "AB2.1", "AB3.1"]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("genomes.tsv.gz", b"SampleID\tHaplogroup\n", r"genomes.tsv.gz is empty or unreadable: its "
+     r"name ends in .gz but it is not gzip-compressed \(it starts with b'SampleID.*Rename it"),
+    ("genomes.tsv", pickle.dumps({"a": 1}), "genomes.tsv is a Python pickle, not a text table"),
+    ("genomes.tsv", b"\x89HDF\r\n\x1a\n\x00\x00\x00", "genomes.tsv is a binary file"),
+])
+def test_a_misnamed_or_binary_table_gets_a_true_message(tmp_path, name, content, message):
+    with pytest.raises(CorruptDataError, match=message) as info:
+        hmtdna.load_variant_table(_write(tmp_path / name, content))
+    assert "rerun haplogrep3" not in str(info.value).lower()
+
+
+def test_an_rcrs_report_named_so_is_not_read_as_rsrs(shared_data, tmp_path):
+    report = shared_data / "hmtdna" / "1kgp_rcrs_haplogrep.txt.gz"
+    with pytest.raises(ValueError, match=r"1kgp_rcrs_haplogrep.txt.gz declares its variants "
+                                         r"relative to RCRS \(its file name\), but they would be "
+                                         r"read as relative to RSRS .*source_reference='rcrs'"):
+        hmtdna.load_hmtdna_table("rsrs", {}, str(report))
+    with pytest.raises(ValueError, match="declares its variants relative to RCRS"):
+        hmtdna.load_hmtdna_table("rsrs", {}, str(report), source_reference="rsrs")
+
+
+def test_an_undeclared_rcrs_table_is_recognised_by_its_content(shared_data, tmp_path):
+    trees = {reference: phylotree.load_phylotree(shared_data / relpath) for reference, relpath
+             in hmtdna.PHYLOTREE_FILES.items()}
+    head = pd.read_csv(shared_data / "hmtdna" / "genbank_rcrs_shared.tsv.gz", sep="\t",
+                       dtype=str, keep_default_na=False, nrows=300)
+    path = tmp_path / "genomes.tsv"
+    head.to_csv(path, sep="\t", index=False)
+    with pytest.raises(ValueError, match=r"genomes.tsv: its variants match the RCRS tree, not the "
+                                         r"RSRS one .*RCRS 0\.[6-9]\d, RSRS 0\.[0-3]\d.*"
+                                         r"source_reference='rcrs'"):
+        hmtdna.load_hmtdna_table("rsrs", trees, str(path))
+    table, description = hmtdna.load_hmtdna_table("rsrs", trees, str(path), "rcrs")
+    assert "re-expressed to RSRS" in description
+    assert hmtdna.infer_reference(table, trees)[0] == "rsrs"
+
+
+def test_an_unknown_source_reference_is_named(tmp_path):
+    with pytest.raises(ValueError, match="reference must be one of"):
+        hmtdna.load_hmtdna_table("rsrs", {}, str(_variant_file(tmp_path)), "hg19")
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 31: branching data and the results folder
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("data, labels, message", [
+    (np.array([[1.0, np.nan], [0.0, 1.0]]), np.array([[1, -1], [-1, 0]]),
+     r"branching.npz: array data has NaN or inf in 1 rows \(first: \[0\]\); drop or impute"),
+    (np.ones((2, 2)), np.array([[1, np.nan], [-1, 0]]), "array labels has NaN or inf in 1 rows"),
+    (np.ones((2, 2)), np.array([[1, -1.5], [-1, 0]]), "labels has codes that are not whole"),
+    (np.array([["a", "b"], ["c", "d"]]), np.array([[1, -1], [-1, 0]]),
+     "array data holds <U1 values, expected numbers"),
+])
+def test_branching_file_with_nan_or_non_numbers_is_refused(tmp_path, data, labels, message):
+    path = tmp_path / "branching.npz"
+    np.savez(path, data=data, labels=labels)
+    with pytest.raises(ValueError, match=message):
+        branching.load_branching(path)
+
+
+@pytest.mark.parametrize("where", ["argument", "variable", "below a file"])
+def test_a_results_folder_that_is_a_file_is_named(tmp_path, monkeypatch, where):
+    file = _write(tmp_path / "results", b"my notes")
+    folder = file / "sub" if where == "below a file" else file
+    if where == "variable":
+        monkeypatch.setenv("RGD_RESULTS_DIR", str(file))
+        call = functools.partial(results.save_table, pd.DataFrame({"a": [1]}), "t")
+        expected = r"results go to a folder, but RGD_RESULTS_DIR=.*results is a file"
+    else:
+        call = functools.partial(results.save_table, pd.DataFrame({"a": [1]}), "t", folder)
+        expected = ("a part of its path is a file" if where == "below a file"
+                    else r"results go to a folder, but the folder .*results is a file")
+    with pytest.raises(ValueError, match=expected + ".*pass another folder"):
+        call()
+    assert file.read_bytes() == b"my notes"
+
+
+def test_write_atomically_into_a_file_names_the_folder(tmp_path):
+    file = _write(tmp_path / "figures", b"x")
+    with pytest.raises(NotADirectoryError, match=r"cannot write .*figures/f.png: its folder "
+                                                 r".*figures is, or runs through, a file"):
+        write_atomically(file / "f.png", lambda t: Path(t).write_bytes(b"png"))

@@ -82,7 +82,10 @@ def test_real_report_has_the_1000_genomes_samples_with_list_variants(report):
 
 
 def test_report_reader_accepts_gzip_and_empty_variant_lists(tmp_path):
-    rows = [report_row("s1", 0.95, "73G 263G 2156.1A"), report_row("s2", 0.5, "")]
+    # an empty list is the reference's own genome (rCRS: haplogroup H2a2a1, as NC_012920 in the
+    # 1000 Genomes report); for any other haplogroup it is refused (test_bad_inputs_data)
+    rows = [report_row("s1", 0.95, "73G 263G 2156.1A"),
+            {**report_row("s2", 0.5, ""), "Haplogroup": "H2a2a1"}]
     write_report(tmp_path / "r.txt", rows)
     with open(tmp_path / "r.txt", "rb") as src, gzip.open(tmp_path / "r.txt.gz", "wb") as dst:
         dst.write(src.read())

@@ -32,8 +32,9 @@ import torch
 from torch import nn
 
 import rgd_utils as R
+from rgdkit.validation import check_integer, check_real
 from rgdkit.training.base import LatentEstimator, make_generator
-from rgdkit.validation import check_data, check_integer, check_real
+from rgdkit.validation import check_data
 
 LAMBDA_0 = 2.0  # conformal factor of the Poincaré ball at the origin (any c)
 _LOG_2PI = math.log(2 * math.pi)
@@ -192,7 +193,8 @@ class WrappedNormal:
         self.sqrt_c = self.frame.sqrt_c
 
     def rsample(self, n=None, generator=None):
-        """Reparameterised samples, shape (n, *mu.shape) (or mu.shape for ``n=None``)."""
+        """Reparameterised samples, shape (n, *mu.shape) (or mu.shape for ``n=None``); ``n`` a
+        whole number >= 0 (ValueError otherwise)."""
         return self.sample_and_count(n, generator)[0]
 
     def sample_and_count(self, n=None, generator=None):
@@ -212,7 +214,7 @@ class WrappedNormal:
 
     def _draw(self, n, generator):
         """Samples (projected into the ball), their tangent coordinates v, the projection count."""
-        shape = self.scale.shape if n is None else (int(n), *self.scale.shape)
+        shape = self.scale.shape if n is None else (_sample_count(n), *self.scale.shape)
         eps = torch.randn(shape, generator=generator, dtype=self.mu.dtype, device=self.mu.device)
         v = self.scale * eps  # at mu, exp_mu moves |v| along the transported direction
         z, hits = self.frame.project(self.frame.exp(self.mu, v))
@@ -226,9 +228,17 @@ class WrappedNormal:
         """Log density at z with respect to the Riemannian volume; shape broadcast(...).
 
         With ``validate`` (the default) z must lie on the manifold: a ValueError names the
-        constraint and the worst point (off it the density would be a silent number or NaN)."""
+        constraint and the worst point (off it the density would be a silent number or NaN). A
+        point of another width than ``mu``'s is a ValueError whether or not ``validate``."""
+        z = torch.as_tensor(z)
+        width = self.mu.shape[-1]
+        if z.ndim == 0 or z.shape[-1] != width:
+            raise ValueError(f"z has points of width {z.shape[-1] if z.ndim else 0} (shape "
+                             f"{tuple(z.shape)}), but this distribution's points have width "
+                             f"{width} (mu's last dimension: {self.dim}-dimensional "
+                             f"{type(self.manifold).__name__}); pass points of shape "
+                             f"(..., {width})")
         if self.validate:
-            z = torch.as_tensor(z)
             R.check_on_manifold(z.reshape(-1, z.shape[-1]) if z.ndim else z, self.manifold, "z")
         return self._log_density(self.tangent_coordinates(z))
 
@@ -236,6 +246,17 @@ class WrappedNormal:
         """log N(v; 0, diag(scale^2)) - (d - 1) log sinhc(sqrt(c) |v|) at coordinates v."""
         log_normal = (-0.5 * (v / self.scale).square() - self.scale.log() - 0.5 * _LOG_2PI).sum(-1)
         return log_normal - (self.dim - 1) * log_sinhc(self.sqrt_c * v.norm(dim=-1))
+
+
+def _sample_count(n):
+    """``n`` samples as an int: a whole number >= 0, else TypeError/ValueError with the fix."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer, float, np.floating)):
+        raise TypeError(f"n must be a whole number of samples (or None for one per mu), got "
+                        f"{type(n).__name__} {n!r}")
+    if not math.isfinite(n) or n < 0 or int(n) != n:
+        raise ValueError(f"n must be a whole number of samples >= 0 (or None for one per mu), "
+                         f"got {n!r}")
+    return int(n)
 
 
 def _check_distribution_args(mu, scale, frame):

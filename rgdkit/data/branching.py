@@ -98,4 +98,28 @@ def _read_branching_npz(path):
     if data.ndim != 2 or labels.ndim != 2 or len(data) != len(labels):
         raise ValueError(f"{path}: expected data (N, D) and labels (N, depth+1), got "
                          f"{data.shape} and {labels.shape}")
+    for name, array in (("data", data), ("labels", labels)):
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: array {name} holds {array.dtype} values, expected numbers "
+                             "(data: float observations, labels: integer path codes)")
+    _check_finite(path, "data", data, "drop or impute those rows (or regenerate the file with "
+                  "simulate_branching_diffusion)")
+    _check_finite(path, "labels", labels, "the path codes must be whole numbers; regenerate the "
+                  "file with simulate_branching_diffusion")
+    fractional = (labels % 1 != 0).any(axis=1)
+    if fractional.any():
+        rows = np.flatnonzero(fractional)
+        raise ValueError(f"{path}: array labels has codes that are not whole numbers in "
+                         f"{len(rows)} rows (first: {rows[:5].tolist()}, e.g. "
+                         f"{labels[rows[0]].tolist()}); path codes are integers (branch choices, "
+                         "then -k for observation k, then 0)")
     return data.astype(np.float64), labels
+
+
+def _check_finite(path, name, array, fix):
+    """ValueError naming the file, the array and its rows with NaN or inf, and the fix."""
+    bad = ~np.isfinite(array.astype(np.float64)).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(f"{path}: array {name} has NaN or inf in {len(rows)} rows (first: "
+                         f"{rows[:5].tolist()}); {fix}")

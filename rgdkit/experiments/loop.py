@@ -168,19 +168,35 @@ def _fit_rgd_together(models, X, split, reference, seeds, embed_test=True, worke
 def _fit_chunks_resumably(tasks, workers):
     """``run_tasks(_fit_chunk, tasks, workers)``; with a fit cache set
     (:mod:`rgdkit.files.fit_cache`), each finished chunk is kept there as it finishes and chunks
-    already kept are loaded instead of fitted, so a stopped run resumes."""
+    already kept are loaded instead of fitted, so a stopped run resumes.
+
+    The folder is checked before any fit: a file raises; a folder that cannot be written warns
+    and its fits are used but not kept. A chunk that cannot be kept warns and stays in memory."""
     folder = fit_cache.cache_folder()
     if folder is None:
         return run_tasks(_fit_chunk, tasks, workers)
+    writable = fit_cache.check_folder(folder)
+    problems = {i: fit_cache.storable_problem(task[0]) for i, task in enumerate(tasks)}
+    unstorable = {i for i, problem in problems.items() if problem}
+    if unstorable and writable:
+        warnings.warn(f"{len(unstorable)} group(s) of fits cannot be kept in the fit cache "
+                      f"({fit_cache.CACHE_VARIABLE}): {problems[min(unstorable)]}; they are "
+                      "computed and used but not kept. Pass the manifold by name "
+                      "(manifold='lorentz', curvature=...) to have them kept",
+                      UserWarning, stacklevel=3)
     keys = [fit_cache.fit_key(*task) for task in tasks]
-    results = [fit_cache.load(folder, key) for key in keys]
+    results = [fit_cache.load(folder, key, task[0]) for key, task in zip(keys, tasks)]
     todo = [i for i, result in enumerate(results) if result is None]
     if len(todo) < len(tasks):
         fits = sum(len(tasks[i][0]) for i, result in enumerate(results) if result is not None)
         print(f"{fits} fit(s) restored from the fit cache ({fit_cache.CACHE_VARIABLE}): finished "
-              "by an earlier run with the same settings and data, which was stopped")
-    fresh = run_tasks(_fit_chunk, [tasks[i] for i in todo], workers,
-                      on_result=lambda j, result: fit_cache.save(folder, keys[todo[j]], result))
+              "by an earlier run with the same settings, data and training code, which was "
+              "stopped")
+
+    def keep(j, result):
+        if writable and todo[j] not in unstorable:
+            fit_cache.save(folder, keys[todo[j]], result)
+    fresh = run_tasks(_fit_chunk, [tasks[i] for i in todo], workers, on_result=keep)
     for i, result in zip(todo, fresh):
         results[i] = result
     return results

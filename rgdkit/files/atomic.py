@@ -30,8 +30,8 @@ class EmptyWriteError(OSError):
 def write_atomically(path, write, mode=None, allow_empty=False):
     """Call ``write(temporary_path)`` on a file beside ``path``, then move it into place.
 
-    - The folder is created when missing. A symlink ``path`` writes the file it points to; the
-      link stays.
+    - The folder is created when missing (NotADirectoryError naming it when it is a file). A
+      symlink ``path`` writes the file it points to; the link stays.
     - ``mode``: permission bits of the result; default: those of the existing file, else 0644.
     - A writer that leaves the temporary file missing or empty (it wrote elsewhere, or nothing)
       raises :class:`EmptyWriteError`; pass ``allow_empty=True`` where an empty file is meant.
@@ -42,7 +42,12 @@ def write_atomically(path, write, mode=None, allow_empty=False):
     """
     path = Path(path)
     target = path.resolve() if path.is_symlink() else path
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # "File exists" names no file: say which
+        raise NotADirectoryError(f"cannot write {path}: its folder {target.parent} is, or runs "
+                                 "through, a file; write to another folder or move the file "
+                                 "away") from None
     _remove_stale_temporaries(target)
     mode = _mode_for(target) if mode is None else mode
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}-",

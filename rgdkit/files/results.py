@@ -9,10 +9,32 @@ import pandas as pd
 from rgdkit.files.atomic import write_atomically
 
 
+RESULTS_VARIABLE = "RGD_RESULTS_DIR"
+
+
 def results_dir():
-    """Where tables and figures go: ``RGD_RESULTS_DIR`` or ``results/``."""
-    path = Path(os.environ.get("RGD_RESULTS_DIR", "results"))
-    path.mkdir(parents=True, exist_ok=True)
+    """Where tables and figures go: ``RGD_RESULTS_DIR`` or ``results/`` (created when missing;
+    ValueError when it is a file)."""
+    named = RESULTS_VARIABLE in os.environ and os.environ[RESULTS_VARIABLE] != ""
+    path = Path(os.environ.get(RESULTS_VARIABLE) or "results")
+    return results_folder(path, f"{RESULTS_VARIABLE}={path}" if named else
+                          f"the default results folder {path}")
+
+
+def results_folder(path, named_by=None):
+    """``path`` as an existing folder (created when missing). A path that is a file, or runs
+    through one, raises ValueError naming it and the fix instead of "File exists"."""
+    path = Path(path)
+    named_by = named_by or f"the folder {path}"
+    fix = (f"pass another folder (folder=..., or the {RESULTS_VARIABLE} environment variable), "
+           "or move the file away")
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"results go to a folder, but {named_by} is a file; {fix}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        raise ValueError(f"results go to a folder, but {named_by} cannot be one: a part of its "
+                         f"path is a file ({error}); {fix}") from None
     return path
 
 
@@ -31,6 +53,9 @@ def saved_records(name, key, folder=None):
     for a long run that keeps what an earlier run finished; empty when the file is missing or
     lacks a ``key`` column (written by an older version: fit again)."""
     folder = Path(folder) if folder is not None else results_dir()
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"results go to a folder, but {folder} is a file; pass another folder "
+                         f"(folder=..., or the {RESULTS_VARIABLE} environment variable)")
     path = folder / f"{_plain_name(name, 'saved_records')}.csv"
     if not path.exists():
         return {}
@@ -47,7 +72,7 @@ def save_anndata(adata, name, folder=None):
 
 
 def _write_atomically(write, filename, folder):
-    folder = Path(folder) if folder is not None else results_dir()
+    folder = results_folder(folder) if folder is not None else results_dir()
     return write_atomically(folder / filename, write)
 
 

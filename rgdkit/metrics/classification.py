@@ -24,8 +24,9 @@ import pandas as pd
 import torch
 from tqdm import tqdm  # text bars, as in rgd_utils
 
-import rgd_utils as R
 from rgdkit.data.hmtdna import first_letter_group, region_of
+from rgdkit.manifolds import check_on_manifold
+from rgdkit.metrics.distances import resolve_manifold
 from rgdkit.metrics.trees import resolve_haplogroup
 
 CLASSIFIERS = ("logistic", "xgboost")
@@ -48,8 +49,9 @@ Accuracy = namedtuple("Accuracy", ["mean", "std", "per_fold"])
 def latent_features(Z, manifold):
     """The coordinates a classifier sees for latents ``Z`` on ``manifold``: float64 (N, d) numpy.
 
-    ``manifold`` is a geoopt manifold or a name for :func:`rgd_utils.make_manifold`. The points
-    are checked with :func:`rgd_utils.check_on_manifold` (ValueError when off the manifold).
+    ``manifold`` is a geoopt manifold or a name (:func:`rgdkit.metrics.distances.resolve_manifold`:
+    the dimension is read from the points' shape). The points are checked with
+    :func:`rgdkit.manifolds.check_on_manifold` (ValueError when off the manifold).
 
     A Lorentz (hyperboloid) latent is mapped to the Poincaré ball of radius sqrt(k), the
     isometric model of the same curvature -1/k (geoopt's ``PoincareBall(c=1/k)``):
@@ -61,8 +63,8 @@ def latent_features(Z, manifold):
     the directions seen from the origin. Every other manifold gives its raw coordinates,
     flattened per point (matrix manifolds), with complex entries as real then imaginary parts.
     """
-    manifold = R.make_manifold(manifold)
-    points = R.check_on_manifold(Z, manifold, "Z")
+    manifold = resolve_manifold(manifold, Z)
+    points = check_on_manifold(Z, manifold, "Z")
     points = points.detach().cpu()
     points = points.to(torch.complex128 if points.is_complex() else torch.float64)
     if isinstance(manifold, geoopt.Lorentz):

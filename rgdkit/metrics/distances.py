@@ -6,20 +6,25 @@ import numpy as np
 import torch
 from scipy import stats
 
-from rgdkit.manifolds import check_on_manifold, is_builtin, is_torus
+from rgdkit.manifolds import check_on_manifold, is_builtin, is_torus, make_manifold, point_shape
 
 
-def pairwise_distances(Z, manifold, chunk_size=2048):
+def pairwise_distances(Z, manifold, chunk_size=2048, curvature=None):
     """Geodesic distance matrix (N x N, float64 numpy) of points ``Z`` on ``manifold``.
 
+    ``manifold`` is a geoopt manifold or a name the estimator takes (``"lorentz"``,
+    ``"sphere"``, a geoopt class name; :func:`rgdkit.manifolds.make_manifold`), whose dimension
+    is read from the points' shape and whose ``curvature`` (k or c, default 1) is given here.
+
     ``Z`` is N x n (N x n x p for matrix manifolds, complex for the Siegel spaces) and must lie on
-    the manifold (:func:`rgd_utils.check_on_manifold` raises ValueError otherwise: off-manifold
-    points would give silent zeros or NaN). Closed forms from inner products for the five
-    built-in manifolds (vectorised, chunked by rows); other geoopt manifolds use
+    the manifold (:func:`rgdkit.manifolds.check_on_manifold` raises ValueError otherwise:
+    off-manifold points would give silent zeros or NaN). Closed forms from inner products for
+    the five built-in manifolds (vectorised, chunked by rows); other geoopt manifolds use
     ``manifold.dist`` on broadcast chunks, except the Stiefel manifolds, for which geoopt has no
     geodesic distance: there it is the chordal distance |X - Y|_F of the embedding (a lower
     bound of the geodesic one that agrees with it to second order).
     """
+    manifold = resolve_manifold(manifold, Z, curvature)
     # checked in the given dtype: its tolerance is the one the points were computed with
     Z = _as_points(check_on_manifold(Z, manifold, "Z"))
     if not is_builtin(manifold):
@@ -31,6 +36,31 @@ def pairwise_distances(Z, manifold, chunk_size=2048):
     # turn ~1e-16 into ~1e-8) and geoopt's clamping (~1e-4) would leave it slightly positive
     D.fill_diagonal_(0.0)
     return D.numpy()
+
+
+def resolve_manifold(manifold, Z, curvature=None):
+    """``manifold`` itself when it is a geoopt manifold; for a name, the manifold of that name
+    whose points have the shape of ``Z``'s rows (``"lorentz"`` with Z of shape (N, 3) is H²)."""
+    if isinstance(manifold, geoopt.manifolds.base.Manifold):
+        if curvature is not None:
+            raise ValueError("curvature is read from a geoopt manifold; pass it only with a "
+                             "manifold name")
+        return manifold
+    if not isinstance(manifold, str):
+        raise TypeError(f"manifold must be a geoopt manifold or a name such as 'lorentz', got "
+                        f"{type(manifold).__name__}")
+    # manifold names: rgdkit.manifolds.make_manifold
+    shape = tuple(np.shape(Z.detach().cpu() if torch.is_tensor(Z) else np.asarray(Z))[1:])
+    tried = set()
+    for dim in range(1, max(shape, default=1) + 1):
+        candidate = make_manifold(manifold, dim, curvature)
+        found = tuple(point_shape(candidate, dim))
+        if found == shape:
+            return candidate
+        tried.add(found)
+    raise ValueError(f"Z's points have shape {shape}, which is no dimension of {manifold!r} "
+                     f"(its points have shapes such as {sorted(tried)[:3]}); pass points of "
+                     "that manifold, or the geoopt manifold itself")
 
 
 def _as_points(Z):
@@ -80,18 +110,56 @@ def upper_triangle(D):
 
 
 def distance_correlation(Z, manifold, D_ref):
-    """(Pearson, Spearman) between latent geodesic distances and a reference distance matrix."""
+    """(Pearson, Spearman) between latent geodesic distances and a reference distance matrix.
+
+    ``manifold`` as in :func:`pairwise_distances`. Needs at least 3 points (3 pairs); ``D_ref``
+    must be a symmetric N x N matrix (a triangular one raises ValueError with the fix)."""
     D_ref = np.asarray(D_ref)
+    if len(Z) < 3:
+        raise ValueError(f"distance_correlation needs at least 3 points (3 pairs of distances) "
+                         f"to correlate, got {len(Z)}; score more samples")
     if D_ref.shape != (len(Z), len(Z)):
         raise ValueError(f"D_ref must be {len(Z)} x {len(Z)} to match Z, got {D_ref.shape}")
     return correlate_distances(pairwise_distances(Z, manifold), D_ref)
 
 
 def correlate_distances(D, D_ref):
-    """(Pearson, Spearman) over the upper triangles of two distance matrices."""
+    """(Pearson, Spearman) over the upper triangles of two distance matrices; both must be
+    square and symmetric (ValueError otherwise: only one triangle is read)."""
+    for name, matrix in (("D", D), ("D_ref", D_ref)):
+        check_symmetric(matrix, name)
     return correlate(upper_triangle(D), upper_triangle(D_ref))
 
 
+def check_symmetric(D, name="D"):
+    """ValueError when ``D`` is not a square matrix equal to its transpose (NaN aside); a
+    triangular matrix gets the fix ``D + D.T``."""
+    D = np.asarray(D)
+    if D.ndim != 2 or D.shape[0] != D.shape[1]:
+        raise ValueError(f"{name} must be a square distance matrix, got shape {D.shape}")
+    if D.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers, got {D.dtype}")
+    values = D.astype(np.float64)
+    scale = max(float(np.nanmax(np.abs(values))) if values.size else 0.0, 1.0)
+    if np.nanmax(np.abs(values - values.T), initial=0.0) <= 1e-8 * scale:
+        return
+    upper, lower = np.triu(values, 1), np.tril(values, -1)
+    if not np.any(upper) or not np.any(lower):
+        which = "lower" if not np.any(upper) else "upper"
+        raise ValueError(f"{name} is {which}-triangular: only its upper triangle is read, so the "
+                         f"correlations would be NaN or wrong. Pass the full symmetric matrix, "
+                         f"{name} + {name}.T")
+    raise ValueError(f"{name} is not symmetric (largest |{name} - {name}.T| "
+                     f"{np.nanmax(np.abs(values - values.T)):.3g}); a distance matrix is. "
+                     f"Symmetrise it, e.g. ({name} + {name}.T) / 2, if the asymmetry is rounding")
+
+
 def correlate(a, b):
-    """(Pearson, Spearman) between two vectors of paired distances."""
+    """(Pearson, Spearman) between two vectors of paired distances (at least 2 pairs)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if len(a) != len(b):
+        raise ValueError(f"correlate needs paired distances, got {len(a)} and {len(b)}")
+    if len(a) < 2:
+        raise ValueError(f"correlate needs at least 2 pairs of distances (3 points), got "
+                         f"{len(a)}; score more samples")
     return float(stats.pearsonr(a, b)[0]), float(stats.spearmanr(a, b)[0])

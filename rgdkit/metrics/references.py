@@ -24,10 +24,49 @@ def tree_distances(labels, chunk_size=1024):
 
 def _node_paths(labels):
     """Each sample's node as its prefix of positive branch codes, zero-padded."""
-    labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise ValueError(f"labels must be 2-D path codes, got shape {labels.shape}")
+    labels = check_path_codes(labels)
     return np.where(np.cumprod(labels > 0, axis=1).astype(bool), labels, 0)
+
+
+def check_path_codes(labels):
+    """``labels`` as an int64 (N, depth+1) array of branching path codes, after checking them.
+
+    Each row must be positive branch choices, then at most one negative code (which observation
+    of the node), then zeros: ``[1, 2, -7, 0]``. TypeError for text or other non-numeric labels;
+    ValueError, naming the rows, for a shape that is not 2-D, NaN or inf, codes that are not
+    whole numbers, and a non-zero code after the observation code (or after a 0), which the
+    distances would silently cut off.
+    """
+    raw = np.asarray(labels)
+    if raw.dtype.kind not in "biuf":
+        example = raw.ravel()[:3].tolist() if raw.size else []
+        raise TypeError(f"labels must be numeric path codes (N x depth+1 integers, as "
+                        f"load_branching returns), got {raw.dtype} values such as {example}; "
+                        "class names per sample are not path codes: for them use e.g. "
+                        "hamming or phylotree distances, or map each node to its code")
+    if raw.ndim != 2:
+        raise ValueError(f"labels must be 2-D path codes (N x depth+1), got shape {raw.shape}")
+    values = raw.astype(np.float64)
+    _fail_rows(~np.isfinite(values).all(1), values, "NaN or inf codes",
+               "every entry is a whole-number code")
+    _fail_rows((values % 1 != 0).any(1), values, "codes that are not whole numbers",
+               "path codes are integers")
+    after_end = np.cumsum(values <= 0, axis=1) > 0  # at and after the first non-positive code
+    first_end = np.argmax(values <= 0, axis=1)
+    trailing = after_end.copy()
+    trailing[np.arange(len(values)), first_end] = False  # the observation code (or 0) itself
+    _fail_rows((trailing & (values != 0)).any(1), values,
+               "a non-zero code after the observation code (or after a 0)",
+               "a row is positive branch choices, then one negative observation code, then "
+               "zeros; the codes after the end would be cut off")
+    return values.astype(np.int64)
+
+
+def _fail_rows(bad, values, problem, fix):
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(f"labels have {problem} in {len(rows)} rows (first: {rows[:5].tolist()},"
+                         f" e.g. {values[rows[0]].tolist()}); {fix}")
 
 
 def tree_nodes(labels):
