@@ -12,17 +12,17 @@ The geometry-aware noise exp_z(eps), eps ~ N(0, σ² G(z)^-2) (the authors' code
 σ² G^-1), regularises the decoder's Jacobian so that latent distances follow the data's geometry.
 Held-out samples get latents by optimising z with the decoder frozen, from several starts.
 
-The page, in order: manifolds by name; the noise; the decoder; the MAP objective; the training
-loop (:func:`fit_together`, which also trains a lone fit); test-time latents; the estimator.
-What is not the method (the manifold registry, numeric kernels, input checks, bookkeeping of the
-run) lives in ``rgdkit.manifolds``, ``rgdkit.numerics``, ``rgdkit.validation`` and
-``rgdkit.training``, which never import this module.
+In order: the noise; the decoder and MAP objective; the training loop (:func:`fit_together`,
+which also trains a lone fit); test-time latents; the estimator. What is not the method (the
+manifold registry, numeric kernels, input checks, the run's bookkeeping) lives in
+``rgdkit.manifolds``, ``.numerics``, ``.validation`` and ``.training``, which never import this.
 """
 from __future__ import annotations
 
 import math
 import time
 
+import rgdkit  # noqa: F401  first: it imports geoopt quietly (see rgdkit/__init__.py)
 import geoopt
 import numpy as np
 import torch
@@ -44,10 +44,10 @@ from rgdkit.training.multistart import best_matching_latents, optimise_starts, r
 from rgdkit.validation import check_data, check_device as pick_device, check_parameters, \
     check_training_data
 
-__all__ = ["GEOOPT_MANIFOLDS", "MANIFOLDS", "NOISE_GRADIENTS", "NOISE_MODES", "ELU", "PoorFit",
-           "RiemannianDecoder", "TrainingDiverged", "check_on_manifold", "default_dtype",
-           "fit_together", "geometric_noise", "make_decoder", "make_manifold", "manifold_origin",
-           "perturb", "pick_device", "random_points", "reconstruction_loss", "transform_together"]
+__all__ = ["ELU", "GEOOPT_MANIFOLDS", "MANIFOLDS", "NOISE_GRADIENTS", "NOISE_MODES", "PoorFit",
+           "RiemannianDecoder", "TrainingDiverged", "check_on_manifold", "fit_together",
+           "geometric_noise", "make_decoder", "make_manifold", "map_loss", "perturb",
+           "pick_device", "random_points", "reconstruction_loss", "transform_together"]
 
 NOISE_MODES = ("inverse_metric", "metric")
 NOISE_GRADIENTS = ("pathwise", "fixed")
@@ -247,9 +247,7 @@ def transform_together(estimators, X):
     on the MAP loss with the decoders frozen (:func:`rgdkit.training.multistart.optimise_starts`);
     the best start is kept. Members must agree in all parameters outside
     ``engine.VARYING_AT_TEST``. Returns one array (len(X), *latent_shape_) per member."""
-    estimators = engine.check_members(estimators, engine.VARYING_AT_TEST, RiemannianDecoder)
-    for est in estimators:
-        est._check_fitted()
+    estimators = engine.check_fitted_members(estimators, RiemannianDecoder)
     X_t = estimators[0]._as_data(X, "X", estimators[0].n_features_in_)
     return [Z for chunk in engine.test_chunks(estimators, len(X_t))
             for Z in _transform_chunk(chunk, X_t)]
@@ -387,7 +385,7 @@ class RiemannianDecoder(LatentEstimator):
         return self.decoder_(self.decoder_input(z))
 
     def decoder_input(self, z):
-        """Latents (..., *point shape) as the decoder's flat real input, in ``decoder_dtype``."""
+        """Latents (..., *point shape) as the decoder's flat real input in ``decoder_dtype``."""
         return decoder_coordinates(z, point_ndim(self.manifold_)).to(self.decoder_dtype)
 
     def reconstruction_errors(self, X, Z):

@@ -386,3 +386,88 @@ def test_wrapped_normal_rsample_of_zero_and_integral_floats():
     wn = WrappedNormal(torch.zeros(2, dtype=F64), torch.ones(2, dtype=F64), geoopt.PoincareBall())
     assert wn.rsample(0).shape == (0, 2) and wn.rsample(3.0).shape == (3, 2)
     assert wn.rsample(np.int64(2)).shape == (2, 2)
+
+
+# ---- the estimator and the engine ----------------------------------------------------------
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_a_cuda_device_without_a_gpu_is_a_clear_error():
+    with pytest.raises(ValueError, match="no CUDA GPU.*device=None"):
+        fit(device="cuda")
+
+
+def test_an_unknown_device_string_is_a_clear_error():
+    with pytest.raises(ValueError, match="not a torch device"):
+        fit(device="gpu0")
+
+
+def test_validation_data_given_positionally_is_refused_with_the_keyword():
+    with pytest.raises(TypeError, match=r"fit\(X, X_val=X_val\)"):
+        R.RiemannianDecoder(**FAST).fit(X, X[:5])
+
+
+def test_a_label_vector_as_y_is_ignored_as_scikit_learn_does():
+    model = R.RiemannianDecoder(**FAST, manifold="sphere").fit(X, np.arange(len(X)))
+    assert model.latents_.shape == (len(X), 3)
+
+
+def test_one_estimator_twice_in_fit_together_is_refused():
+    model = R.RiemannianDecoder(**FAST)
+    with pytest.raises(ValueError, match="more than once.*clone"):
+        R.fit_together([model, model], X)
+
+
+def test_a_geoopt_manifold_outside_the_supported_ones_is_refused():
+    with pytest.raises(ValueError, match="BirkhoffPolytope is not supported"):
+        fit(manifold=geoopt.BirkhoffPolytope())
+
+
+def test_inverse_transform_of_strings_is_a_clear_error():
+    with pytest.raises(ValueError, match="must hold numbers"):
+        lorentz_model().inverse_transform(np.array([["a", "b", "c"]]))
+
+
+def test_a_latent_of_the_wrong_width_names_the_model_shape():
+    with pytest.raises(ValueError, match=r"shape \(N, 3\) for this Lorentz model"):
+        lorentz_model().inverse_transform(np.zeros((2, 4)))
+
+
+def test_reconstruction_errors_with_the_wrong_width():
+    model = lorentz_model()
+    with pytest.raises(ValueError, match="2 features.*expecting 3"):
+        model.reconstruction_errors(X[:, :2], model.latents_)
+
+
+def test_transform_together_over_members_of_different_widths():
+    a = R.RiemannianDecoder(**FAST, manifold="sphere").fit(X)
+    b = R.RiemannianDecoder(**FAST, manifold="sphere", seed=1).fit(X[:, :2])
+    with pytest.raises(ValueError, match=r"\[2, 3\] features"):
+        R.transform_together([a, b], X)
+
+
+def test_a_fit_at_the_data_mean_warns_with_the_numbers():
+    with pytest.warns(R.PoorFit, match=r"no better than the data mean.*training loss [\d.]+ "
+                                       r"at the kept epoch \d+, against [\d.]+"):
+        fit(manifold="euclidean", lr_decoder=0.0, lr_latent=0.0)
+
+
+def test_a_fit_that_ends_far_worse_than_it_started_warns(monkeypatch):
+    """The best state is kept from min_epochs on; a validation loss that grew tenfold by then
+    is reported (the lr 1e3 Poincaré case ended at 503 against 0.79)."""
+    val_losses = iter([0.5, 0.6, 5.0, 6.0])
+    monkeypatch.setattr(R, "_validation_step", lambda members, X_val: [next(val_losses)])
+    with pytest.warns(R.PoorFit, match="far worse than it started: loss 5 at the kept epoch 2, "
+                                       "against 0.5 after epoch 0"):
+        R.RiemannianDecoder(**{**FAST, "epochs": 4}, manifold="euclidean", min_epochs=2,
+                            patience=5).fit(X, X_val=X[:5])
+
+
+def test_poor_fit_warnings_point_at_the_callers_line():
+    with pytest.warns(R.PoorFit) as caught:
+        fit(manifold="euclidean", lr_decoder=0.0, lr_latent=0.0)
+    assert caught[0].filename == __file__
+
+
+def test_fit_on_an_anndata_names_the_ways_to_pass_it():
+    anndata = pytest.importorskip("anndata")
+    with pytest.raises(TypeError, match=r"adata\.X.*rgdkit\.tl\.rgd"):
+        R.RiemannianDecoder(**FAST).fit(anndata.AnnData(X.astype(np.float32)))

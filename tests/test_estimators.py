@@ -97,6 +97,9 @@ TRANSFORMER_CHECKS = {
                                  "from fit_transform's training latents of the same data",
     "check_transformer_data_not_an_array": "as check_transformer_general",
     "check_transformer_preserve_dtypes": "latents have the manifold's dtype, not the data's",
+    "check_methods_subset_invariance": "test-time latents of a subset go through float32 "
+                                       "products of another size, which round differently in the "
+                                       "last digits (the check asks for rtol 1e-7)",
 }
 
 
@@ -110,3 +113,12 @@ def test_scikit_learn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", R.TrainingDiverged)
         check(estimator)
+
+
+def test_set_output_pandas_names_the_latent_coordinates():
+    model = R.RiemannianDecoder(manifold="lorentz", **TINY_RGD).set_output(transform="pandas")
+    frame = model.fit_transform(blobs())
+    assert list(frame.columns) == ["riemanniandecoder0", "riemanniandecoder1",
+                                   "riemanniandecoder2"]
+    assert list(model.get_feature_names_out()) == list(frame.columns)
+    np.testing.assert_array_equal(frame.to_numpy(), model.latents_)

@@ -57,7 +57,12 @@ def check_on_manifold(points, manifold, name="Z", shape=None):
     message gives the worst violation and its row. Results on unchecked points can be silently
     zero (arccosh clamped at 1) or NaN; this is the one place that refuses them.
     """
-    points = points if torch.is_tensor(points) else torch.as_tensor(np.asarray(points))
+    if not torch.is_tensor(points):
+        array = np.asarray(points)
+        if array.dtype.kind not in "biufc":
+            raise ValueError(f"{name} must hold numbers (coordinates of points), got an array "
+                             f"of dtype {array.dtype}")
+        points = torch.as_tensor(array)
     label = type(manifold).__name__
     _check_point_layout(points, manifold, name, shape, label)
     if not torch.isfinite(torch.view_as_real(points) if points.is_complex() else points).all():

@@ -18,10 +18,14 @@ says what one epoch is and what its state is:
 from __future__ import annotations
 
 import math
+import sys
 import warnings
+from pathlib import Path
+
+import numpy as np
 
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from tqdm import tqdm  # text bars: they render in committed notebooks and need no widgets
 
@@ -42,6 +46,17 @@ def progress_options(verbose):
     return {} if verbose else {"disable": True}
 
 
+def external_stacklevel():
+    """The ``stacklevel`` that makes a warning point at the first caller outside this project's
+    code (``rgd_utils`` and ``rgdkit``): the user's line, not ours."""
+    ours = (str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2]
+                                                           / "rgd_utils.py"))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(ours):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def loss_postfix(train_loss, val_loss=None):
     """A progress bar's losses: ``train`` and, with validation data, ``val``."""
     shown = {"train": f"{train_loss:.4f}"}
@@ -56,10 +71,17 @@ def make_generator(seed, device):
     return torch.Generator(device=device).manual_seed(int(seed))
 
 
-class LatentEstimator(TransformerMixin, BaseEstimator):
-    """Base of the estimators: parameter handling from scikit-learn, the epoch loop from here."""
+class LatentEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base of the estimators: parameter handling from scikit-learn, the epoch loop from here.
+    ``get_feature_names_out`` names the latent coordinates (``<classname>0``, ...), so
+    ``set_output(transform="pandas")`` works for vector latents."""
 
     _estimator_name = "model"
+
+    @property
+    def _n_features_out(self):
+        """Number of latent coordinates (one point's entries)."""
+        return int(np.prod(self.latents_.shape[1:]))
 
     def fit_transform(self, X, y=None, *, X_val=None):
         """Fit and return the training latents."""
@@ -176,4 +198,4 @@ class EpochTracker:
         kept = f"epoch {self.best_epoch}" if self.best_epoch >= 0 else "the initial networks"
         warnings.warn(f"{name} training diverged at epoch {epoch} (non-finite loss); stopped and "
                       f"kept the best state ({kept}). Hint: {estimator._divergence_hint()}",
-                      TrainingDiverged, stacklevel=5)
+                      TrainingDiverged, stacklevel=external_stacklevel())

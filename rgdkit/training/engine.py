@@ -17,9 +17,9 @@ import warnings
 import torch
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
-from rgdkit.training.base import EpochTracker, PoorFit
+from rgdkit.training.base import EpochTracker, PoorFit, external_stacklevel
 
-__all__ = ["VARYING", "VARYING_AT_TEST", "Member", "check_members", "choose_threads", "group_key",
+__all__ = ["VARYING", "VARYING_AT_TEST", "Member", "check_fitted_members", "check_members", "choose_threads", "group_key",
            "held_threads", "stacked_decode", "test_chunks"]
 
 # parameters members trained together may differ in; every other parameter must agree
@@ -105,6 +105,19 @@ def test_chunks(estimators, n_samples):
     if first.device_.type == "cpu" and rows > CPU_BATCHED_ROWS:
         size = 1
     return [estimators[i:i + size] for i in range(0, len(estimators), size)]
+
+
+def check_fitted_members(estimators, expected_type=None):
+    """:func:`check_members` for test-time latents found together (``VARYING_AT_TEST``), all
+    fitted, on data of one width (else ValueError naming the widths)."""
+    estimators = check_members(estimators, VARYING_AT_TEST, expected_type)
+    for est in estimators:
+        est._check_fitted()
+    widths = sorted({est.n_features_in_ for est in estimators})
+    if len(widths) > 1:
+        raise ValueError(f"the members were fitted on data of {widths} features; test-time "
+                         "latents are found together only for members fitted on the same columns")
+    return estimators
 
 
 def stacked_decode(decoders, h):
@@ -205,22 +218,22 @@ def warn_poor_fit(est, baseline):
     better than the data mean's (a collapsed decoder) or the kept monitored loss is more than
     twice the first epoch's (the fit ended far worse than it started)."""
     history = est.history_
-    monitored = history["val_loss"] if not math.isnan(history["val_loss"][0]) else \
-        history["train_loss"]
     if est.best_epoch_ < 0 or not history["epoch"]:
         return
+    monitored = history["val_loss"] if not math.isnan(history["val_loss"][0]) else \
+        history["train_loss"]
     row = history["epoch"].index(est.best_epoch_)
     kept_train, kept, first = history["train_loss"][row], monitored[row], monitored[0]
     name = est._estimator_name
-    if baseline is not None and kept_train >= 0.99 * baseline:
+    if math.isfinite(first) and kept > 2 * first:
+        warnings.warn(f"{name} fit ended far worse than it started: loss {kept:.4g} at the kept "
+                      f"epoch {est.best_epoch_}, against {first:.4g} after epoch 0. Hint: "
+                      f"{est._divergence_hint()}", PoorFit, stacklevel=external_stacklevel())
+    elif baseline is not None and kept_train >= 0.99 * baseline:
         warnings.warn(f"{name} fit is no better than the data mean (a collapsed or untrained "
                       f"decoder): training loss {kept_train:.4g} at the kept epoch "
                       f"{est.best_epoch_}, against {baseline:.4g} for predicting the mean. Hint: "
-                      f"{est._collapse_hint()}", PoorFit, stacklevel=4)
-    elif math.isfinite(first) and kept > 2 * first:
-        warnings.warn(f"{name} fit ended far worse than it started: loss {kept:.4g} at the kept "
-                      f"epoch {est.best_epoch_}, against {first:.4g} after epoch 0. Hint: "
-                      f"{est._divergence_hint()}", PoorFit, stacklevel=4)
+                      f"{est._collapse_hint()}", PoorFit, stacklevel=external_stacklevel())
 
 
 def choose_threads(estimator, rows):
