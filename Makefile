@@ -33,7 +33,7 @@ render: install
 lab: install
 	$(VENV)/bin/jupyter lab
 
-## Unit tests, then every notebook executed in the fast profile
+## Unit tests, then every notebook executed by nbconvert in the smoke profile (copies in a temp dir)
 test: install
 	TQDM_DISABLE=1 $(PY) -m pytest
 

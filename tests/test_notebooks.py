@@ -1,12 +1,19 @@
-"""Driver: execute a copy of every paper notebook in the fast profile and check what it saved.
+"""The committed notebooks as files, and every one of them executed the way users run it.
 
-The committed notebooks are never rewritten: each runs as a copy in a temporary folder, with
-results (figures, tables) going to a temporary ``RGD_RESULTS_DIR``. Where the real data beside the
-project is present, the notebooks run on it, as CI does.
+The committed notebooks are never rewritten: ``jupyter nbconvert --execute`` runs a copy of each in
+a temporary folder, in the ``smoke`` profile (``RGD_PROFILE=smoke``), with results (figures,
+tables) going to a temporary ``RGD_RESULTS_DIR``. Where the real data beside the project is
+present, the notebooks find it themselves, as a user's run does.
 """
 import ast
 import os
 import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -15,7 +22,10 @@ import pytest
 
 from conftest import ROOT, SHARED_DATA
 from rgdkit.experiments import paper
-from rgdkit.notebooks.runner import (RENDERED, collapse_progress, execute, notebooks_in, run_all,
+from rgdkit.experiments.profiles import PROFILE_VARIABLE
+from rgdkit.notebooks.environment import SHARED_DATA_FILES, SHARED_DATA_SETTINGS
+from rgdkit.notebooks.runner import (INJECTED_TAG, RENDERED, collapse_progress, execute, make_valid,
+                                     notebooks_in, parameters_cell, rendered_notebook, run_all,
                                      shared_data_environment, strip_machine_paths)
 
 
@@ -221,21 +231,43 @@ def check_paper_table(results, table):
     assert len(beside) == published and beside.paper.notna().all()
 
 
-def code_cells(nb, skip_tags=("parameters", "injected-parameters")):
-    return [cell.source for cell in nb.cells if cell.cell_type == "code"
-            and not set(cell.metadata.get("tags", [])) & set(skip_tags)]
-
-
 @pytest.mark.parametrize("name", sorted(RENDERED))
-def test_rendered_notebook_has_its_sources_code_but_for_the_parameters(name):
+def test_rendered_notebook_is_its_source_with_its_own_parameters(name):
+    """``make render`` would change nothing: the committed rendered notebook has its source's
+    cells, with its own parameters written into the parameters cell (no injected cell)."""
     source, parameters = RENDERED[name]
-    rendered = nbformat.read(ROOT / name, as_version=4)
-    assert code_cells(rendered) == code_cells(nbformat.read(ROOT / source, as_version=4))
-    injected = [cell.source for cell in rendered.cells
-                if "injected-parameters" in cell.metadata.get("tags", [])]
-    assert len(injected) == 1
+    committed = nbformat.read(ROOT / name, as_version=4)
+    rendered = rendered_notebook(ROOT / name)
+    assert [(c.cell_type, c.source) for c in committed.cells] == [
+        (c.cell_type, c.source) for c in rendered.cells], f"{name} is stale: run `make render`"
+    assert len(committed.cells) == len(nbformat.read(ROOT / source, as_version=4).cells)
     for key, value in parameters.items():
-        assert f"{key} = {value!r}".replace("'", '"') in injected[0]
+        assert f"{key} = {value!r}".replace("'", '"') in parameters_cell(committed).source
+
+
+def test_render_keeps_the_rendered_notebooks_own_outputs(tmp_path, monkeypatch):
+    from rgdkit.notebooks import runner
+
+    source = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('REFERENCE = "a"  # which', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_markdown_cell("text"), nbformat.v4.new_code_cell("print(REFERENCE)")])
+    source.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="a\n")]
+    nbformat.write(source, tmp_path / "8_S.ipynb")
+    monkeypatch.setitem(runner.RENDERED, "9_R.ipynb", ("8_S.ipynb", {"REFERENCE": "b"}))
+    target = tmp_path / "9_R.ipynb"
+    runner.render(target)  # first render: no outputs of its own yet
+    nb = nbformat.read(target, as_version=4)
+    assert nb.cells[0].source == 'REFERENCE = "b"  # which' and nb.cells[2].outputs == []
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="b\n")]
+    nbformat.write(nb, target)
+    source.cells.append(nbformat.v4.new_code_cell("new = 1"))
+    nbformat.write(source, tmp_path / "8_S.ipynb")
+    runner.render(target)
+    nb = nbformat.read(target, as_version=4)
+    nbformat.validate(nb)
+    assert nb.cells[2].outputs[0]["text"] == "b\n" and nb.cells[3].outputs == []
+    run = runner.notebook_to_run(target)  # what a run of it executes: the source, rendered now
+    assert run.cells[0].source == 'REFERENCE = "b"  # which' and run.cells[2].outputs == []
 
 
 @pytest.mark.parametrize("name", sorted(RENDERED))
@@ -248,29 +280,166 @@ def test_rendered_notebook_outputs_were_made_with_its_own_parameters(name):
         assert stated <= {parameters["REFERENCE"].upper()}, f"{name}'s outputs say reference {stated}"
 
 
+# ---- committed notebooks: valid files that any Jupyter tool reruns in the fast profile ---------
+@pytest.mark.parametrize("notebook", notebooks_in(ROOT), ids=lambda p: p.name)
+def test_committed_notebook_is_a_valid_notebook_file(notebook):
+    nbformat.validate(nbformat.read(notebook, as_version=4))
+
+
+@pytest.mark.parametrize("notebook", notebooks_in(ROOT), ids=lambda p: p.name)
+def test_committed_notebook_has_no_injected_parameters(notebook):
+    """A cell papermill injected (``PROFILE = "paper"``) would make every rerun a paper run."""
+    nb = nbformat.read(notebook, as_version=4)
+    assert not [c for c in nb.cells if INJECTED_TAG in c.metadata.get("tags", [])]
+    assert "PROFILE = current_profile()" in parameters_cell(nb).source
+
+
+def test_make_valid_leaves_outputs_to_code_cells():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# x"),
+                                         nbformat.v4.new_code_cell("1")])
+    nb.cells[0]["outputs"] = []
+    collapse_progress(nb)
+    make_valid(nb)
+    nbformat.validate(nb)
+    assert "outputs" not in nb.cells[0] and nb.cells[1].outputs == []
+
+
+# what the notebooks read from the environment (RGD_SHARED_DATA, the folder, is left as set)
+NOTEBOOK_VARIABLES = {PROFILE_VARIABLE, *SHARED_DATA_FILES,
+                      *(key for settings in SHARED_DATA_SETTINGS.values() for key in settings)}
+
+
+def first_cells(notebook, n_code, monkeypatch, tmp_path, environment=()):
+    """The namespace after the first ``n_code`` code cells of ``notebook`` (the parameters and
+    settings cells: nothing heavy), run in a foreign working directory with none of the
+    notebooks' environment variables set but ``environment``."""
+    for variable in NOTEBOOK_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)  # restored after the test, like the ones set
+    for variable, value in dict(environment).items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    code = [c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"]
+    for source in code[:n_code]:
+        exec(compile(source, notebook.name, "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("notebook", notebooks_in(ROOT), ids=lambda p: p.name)
+def test_committed_notebook_runs_the_fast_profile_unless_told(notebook, monkeypatch, tmp_path):
+    """Executed as nbconvert would (no variable set), the parameters and settings cells choose
+    the fast profile; RGD_PROFILE chooses another; a wrong one fails in the first cell."""
+    fast = first_cells(notebook, 2, monkeypatch, tmp_path)
+    assert fast["PROFILE"] == "fast" and fast["SETTINGS"]["seeds"] == [0]
+    paper_run = first_cells(notebook, 2, monkeypatch, tmp_path, {PROFILE_VARIABLE: "paper"})
+    assert paper_run["PROFILE"] == "paper" and len(paper_run["SETTINGS"]["seeds"]) > 1
+    smoke = first_cells(notebook, 2, monkeypatch, tmp_path, {PROFILE_VARIABLE: "smoke"})
+    assert smoke["SETTINGS"]["epochs"] < fast["SETTINGS"]["epochs"]
+    with pytest.raises(ValueError, match=r"RGD_PROFILE='bogus' is not a profile; use one of 'fast'"):
+        first_cells(notebook, 1, monkeypatch, tmp_path, {PROFILE_VARIABLE: "bogus"})
+    namespace = first_cells(notebook, 1, monkeypatch, tmp_path)
+    namespace["PROFILE"] = "bogus"  # as papermill's -p PROFILE bogus would leave it
+    settings = [c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"][1]
+    with pytest.raises(ValueError, match="PROFILE='bogus' is not a profile"):
+        exec(compile(settings, notebook.name, "exec"), namespace)
+
+
+@pytest.mark.parametrize("notebook", notebooks_in(ROOT), ids=lambda p: p.name)
+def test_committed_notebook_finds_the_data_beside_the_project(notebook, monkeypatch, tmp_path,
+                                                               shared_data):
+    """From any working directory, the parameters cell points the loaders at ../shared/data
+    (found from the repository), as the runner does; a variable the user set wins."""
+    namespace = first_cells(notebook, 1, monkeypatch, tmp_path)
+    assert namespace["SHARED_DATA"] == shared_data_environment(shared_data)
+    for variable, value in namespace["SHARED_DATA"].items():
+        assert os.environ[variable] == value
+    mine = str(tmp_path / "mine.npz")
+    namespace = first_cells(notebook, 1, monkeypatch, tmp_path, {"RGD_BRANCHING_NPZ": mine})
+    assert "RGD_BRANCHING_NPZ" not in namespace["SHARED_DATA"] and os.environ["RGD_BRANCHING_NPZ"] == mine
+
+
+def test_the_runner_passes_its_profile_without_injecting_a_cell(tmp_path, monkeypatch):
+    monkeypatch.delenv(PROFILE_VARIABLE, raising=False)
+    notebook = tmp_path / "9_P.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from rgdkit.experiments.profiles import current_profile\n"
+                                  "PROFILE = current_profile()", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print('profile', PROFILE)")])
+    nbformat.write(nb, notebook)
+    execute(notebook, tmp_path / "out" / notebook.name, "smoke")
+    executed = nbformat.read(tmp_path / "out" / notebook.name, as_version=4)
+    nbformat.validate(executed)
+    assert len(executed.cells) == 2 and executed.cells[1].outputs[0]["text"] == "profile smoke\n"
+    assert PROFILE_VARIABLE not in os.environ
+
+
+# ---- every notebook executed as a user runs it: nbconvert, smoke profile, on copies ------------
+def git_commit():
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def nbconvert(notebook, folder, results):
+    """``jupyter nbconvert --to notebook --execute`` of a copy of ``notebook`` in ``folder``, run
+    from another working directory with ``RGD_PROFILE=smoke`` and one thread (two run side by
+    side). Returns (exit status, executed copy, log, seconds)."""
+    copy = folder / notebook.name
+    shutil.copy(notebook, copy)
+    env = {**os.environ, PROFILE_VARIABLE: "smoke", "RGD_RESULTS_DIR": str(results),
+           "MPLBACKEND": "Agg", "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    for variable in NOTEBOOK_VARIABLES - {PROFILE_VARIABLE}:
+        env.pop(variable, None)  # what the notebook finds by itself
+    jupyter = Path(sys.executable).with_name("jupyter")
+    start = time.perf_counter()
+    run = subprocess.run([str(jupyter), "nbconvert", "--to", "notebook", "--execute", str(copy),
+                          "--output", copy.stem + ".executed", "--ExecutePreprocessor.timeout=900"],
+                         cwd=folder.parent, env=env, capture_output=True, text=True)
+    return run.returncode, folder / f"{copy.stem}.executed.ipynb", run.stderr, time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory):
+    """Every notebook executed once by nbconvert in the smoke profile, two at a time; the
+    committed files are compared before and after."""
+    root = tmp_path_factory.mktemp("smoke")
+    names = sorted(EXPECTED)
+    before = {name: (ROOT / name).read_bytes() for name in names}
+    jobs = {}
+    with ThreadPoolExecutor(2) as pool:
+        for name in names:
+            folder, results = root / Path(name).stem / "run", root / Path(name).stem / "results"
+            folder.mkdir(parents=True)
+            jobs[name] = (pool.submit(nbconvert, ROOT / name, folder, results), results)
+    runs = {name: (*job.result(), results) for name, (job, results) in jobs.items()}
+    for name, (_, _, _, seconds, _) in runs.items():
+        print(f"{name}: {seconds:.0f} s in the smoke profile (nbconvert, two side by side)")
+    for name in names:
+        assert (ROOT / name).read_bytes() == before[name], f"{name} was rewritten"
+    return runs
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_notebook_runs_in_fast_profile_and_saves_results(name, tmp_path, monkeypatch):
-    spec = EXPECTED[name]
-    notebook = ROOT / name
-    if not notebook.exists():
-        pytest.skip(f"{name} not written yet")
-    real_data = shared_data_environment(SHARED_DATA)
-    for variable, value in real_data.items():
-        monkeypatch.setenv(variable, value)
-    results = tmp_path / "results"
-    monkeypatch.setenv("RGD_RESULTS_DIR", str(results))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    before = notebook.read_bytes()
-
-    execute(notebook, tmp_path / name, "fast")
-
-    assert notebook.read_bytes() == before, "the committed notebook must not be rewritten"
-    executed = nbformat.read(tmp_path / name, as_version=4)
+def test_notebook_runs_under_nbconvert_in_the_smoke_profile_and_saves_results(name, smoke_runs):
+    returncode, executed_path, log, _, results = smoke_runs[name]
+    assert returncode == 0, f"{name} failed under nbconvert:\n{log[-3000:]}"
+    assert "Notebook JSON is invalid" not in log, log[-3000:]
+    executed = nbformat.read(executed_path, as_version=4)
+    nbformat.validate(executed)
     header = first_output_text(executed)
-    assert "profile: fast" in header
-    if real_data:
-        assert spec["data_says"] in header
+    spec = EXPECTED[name]
+    assert "profile: smoke" in header, header
+    if SHARED_DATA.is_dir():  # found beside the project, though the copy ran elsewhere
+        assert spec["data_says"] in header, header
+    code = re.search(r"\| code: ([0-9a-f]{12})( \+ uncommitted changes)? \|", header)
+    assert code, f"{name}: the first output names no commit: {header!r}"
+    if git_commit():
+        assert code.group(1) == git_commit()
+    one_fit = [c for c in executed.cells if c.cell_type == "code" and "rgd.RiemannianDecoder(" in c.source]
+    assert len(one_fit) == 1 and "seed 0:" in first_output_text(nbformat.v4.new_notebook(cells=one_fit))
     for stem in spec["figures"]:
         for suffix in (".png", ".pdf"):
             path = results / f"{stem}{suffix}"

@@ -1,1 +1,1 @@
-"""Executing the paper notebooks (``runner``)."""
+"""Executing the paper notebooks (``runner``) and what they find beside the project (``environment``)."""

@@ -2,15 +2,19 @@
 
 By default each notebook runs as a copy written to ``results/executed/`` so the committed notebooks
 (which carry the outputs of a full ``paper`` run) are never rewritten. ``--inplace`` refreshes the
-committed outputs; maintainers use it with ``--profile paper``. papermill injects the profile (and,
-for the rCRS notebook, ``REFERENCE``) after each notebook's ``parameters`` cell.
+committed outputs; maintainers use it with ``--profile paper``. The profile reaches the kernel as
+``RGD_PROFILE``, which each notebook's parameters cell reads (default ``fast``), so no
+parameters cell is injected: a committed notebook rerun with ``jupyter nbconvert --execute`` runs
+the fast profile, whatever profile made its outputs (its first output says which).
 
 In the paper profile finished groups of fits are kept in ``results/cache/`` (``RGD_FIT_CACHE``,
 :mod:`rgdkit.files.fit_cache`): a run that is stopped, after hours of hmtDNA fits, resumes from
 them. Delete that folder after changing the training code, whose results the keys do not cover.
 
 The two hmtDNA notebooks have one source: ``3_hmtDNA_rsrs.ipynb``. ``3_hmtDNA_rcrs.ipynb`` is that
-notebook run with ``REFERENCE = "rcrs"`` (``--render`` rewrites it from the source without running).
+notebook with ``REFERENCE = "rcrs"`` in its parameters cell: ``--render`` rewrites it from the
+source without running (keeping its own outputs, cell by cell), and a run of it runs the source
+rendered so.
 
     python -m rgdkit.notebooks.runner                      # all notebooks, fast profile
     python -m rgdkit.notebooks.runner --profile paper 2_BranchingDiffusion.ipynb
@@ -19,8 +23,11 @@ from __future__ import annotations
 
 import argparse
 from concurrent.futures import ProcessPoolExecutor, as_completed
+import contextlib
+import copy
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -28,43 +35,23 @@ from pathlib import Path
 import nbformat
 import papermill
 
-from rgdkit.experiments.profiles import PROFILES
+from rgdkit.experiments.profiles import PROFILE_VARIABLE, PROFILES, check_profile, current_profile
 from rgdkit.experiments.workers import WORKERS_VARIABLE
 from rgdkit.files.fit_cache import CACHE_VARIABLE
 from rgdkit.files.atomic import write_atomically
+from rgdkit.notebooks.environment import (  # noqa: F401 (the data settings, re-exported)
+    GENBANK_TABLE, KGP_REPORT, ROOT, SHARED_DATA_FILES, SHARED_DATA_SETTINGS, shared_data_environment,
+    shared_data_folder, use_shared_data)
 
-ROOT = Path(__file__).resolve().parents[2]
-# papermill logs every parameters-cell line it cannot parse as a simple assignment; we pass values
+# papermill logs every parameters-cell line it cannot parse as a simple assignment
 logging.getLogger("papermill.translators").setLevel(logging.ERROR)
 DEFAULT_OUTPUT_DIR = ROOT / "results" / "executed"
-DEFAULT_SHARED_DATA = Path(os.environ.get("RGD_SHARED_DATA", ROOT.parent / "shared" / "data"))
-# notebooks rendered from another notebook's source: name -> (source, parameters)
+DEFAULT_SHARED_DATA = shared_data_folder()
+# notebooks rendered from another notebook's source: name -> (source, parameters written into
+# its parameters cell)
 RENDERED = {"3_hmtDNA_rcrs.ipynb": ("3_hmtDNA_rsrs.ipynb", {"REFERENCE": "rcrs"})}
-# real public data kept beside the project (see data/README.md): environment variable -> file,
-# or -> files in order of preference (the first one present is used)
-GENBANK_TABLE = "hmtdna/genbank_rcrs_shared.tsv.gz"
-KGP_REPORT = "hmtdna/1kgp_rcrs_haplogrep.txt.gz"
-SHARED_DATA_FILES = {
-    "RGD_BRANCHING_NPZ": "branching/tensordataset.npz",
-    "RGD_CELLCYCLE_SOURCE": "cellcycle/peco_ipsc_101genes.h5ad",
-    # the hmtDNA notebooks' real data: the GenBank genomes (the paper's kind of data)
-    "RGD_HMTDNA_SOURCE": (GENBANK_TABLE, KGP_REPORT),
-    # a second, small real set (2,504 genomes) for fast tests
-    "RGD_HMTDNA_SMALL_SOURCE": KGP_REPORT,
-    "RGD_PHYLOTREE_RSRS": "hmtdna/phylotree-rsrs-17.0.xml",
-    "RGD_PHYLOTREE_RCRS": "hmtdna/phylotree-fu-rcrs-1.2.xml",
-}
-# settings that go with a variable's file: (variable, file) -> more variables. Both hmtDNA tables
-# are rCRS-relative. 16,440 of the 18,567 GenBank genomes reach the paper's Quality 0.9; of the
-# 2,504 1000 Genomes ones only 42 do (1,739 reach 0.8), so that report is used at 0.8
-SHARED_DATA_SETTINGS = {
-    ("RGD_HMTDNA_SOURCE", GENBANK_TABLE): {"RGD_HMTDNA_SOURCE_REFERENCE": "rcrs",
-                                           "RGD_MIN_QUALITY": "0.9"},
-    ("RGD_HMTDNA_SOURCE", KGP_REPORT): {"RGD_HMTDNA_SOURCE_REFERENCE": "rcrs",
-                                        "RGD_MIN_QUALITY": "0.8"},
-    ("RGD_HMTDNA_SMALL_SOURCE", KGP_REPORT): {"RGD_HMTDNA_SMALL_SOURCE_REFERENCE": "rcrs",
-                                              "RGD_HMTDNA_SMALL_MIN_QUALITY": "0.8"},
-}
+# papermill's tag for the cell it injects after the parameters cell; never kept in a notebook
+INJECTED_TAG = "injected-parameters"
 
 
 def notebooks_in(folder: Path) -> list[Path]:
@@ -72,22 +59,12 @@ def notebooks_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9]_*.ipynb"))
 
 
-def source_and_parameters(notebook: Path, profile: str) -> tuple[Path, dict]:
-    """The notebook papermill runs for ``notebook`` and the parameters it injects."""
-    source, extra = RENDERED.get(notebook.name, (notebook.name, {}))
-    return notebook.parent / source, {"PROFILE": profile, **extra}
-
-
-def shared_data_environment(folder: Path) -> dict[str, str]:
-    """Environment variables pointing the notebooks at the real data files present in ``folder``."""
-    env = {}
-    for variable, relpaths in SHARED_DATA_FILES.items():
-        candidates = (relpaths,) if isinstance(relpaths, str) else relpaths
-        present = [relpath for relpath in candidates if (folder / relpath).is_file()]
-        if present:
-            env[variable] = str(folder / present[0])
-            env.update(SHARED_DATA_SETTINGS.get((variable, present[0]), {}))
-    return env
+def notebook_to_run(notebook: Path):
+    """The notebook a run of ``notebook`` executes: the file itself, or for a rendered notebook
+    (``RENDERED``) its source rendered now, so that it runs the source's current code."""
+    if notebook.name in RENDERED:
+        return rendered_notebook(notebook, keep_outputs=False)
+    return nbformat.read(notebook, as_version=4)
 
 
 def collapse_progress(nb) -> None:
@@ -99,6 +76,8 @@ def collapse_progress(nb) -> None:
     stream are joined first.
     """
     for cell in nb.cells:
+        if cell.get("cell_type") != "code":  # only code cells have outputs (nbformat's schema)
+            continue
         cell["outputs"] = _join_consecutive_streams(cell.get("outputs", []))
         for output in cell["outputs"]:
             if output.get("output_type") != "stream" or "\r" not in output["text"]:
@@ -124,46 +103,107 @@ def _join_consecutive_streams(outputs):
 
 
 def execute(notebook: Path, output: Path, profile: str, timeout: int | None = None) -> float:
-    """Run ``notebook`` (from its source, with its parameters) in the repository root and write it
-    to ``output`` atomically. Returns the run time in seconds. If a cell fails (or the kernel dies),
-    papermill's notebook with the outputs so far goes to ``NAME.failed.ipynb`` beside ``output``
-    (in ``results/executed/`` for an in-place run, never over the committed notebook) and the
-    error is raised."""
-    source, parameters = source_and_parameters(notebook, profile)
+    """Run ``notebook`` (rendered from its source where it has one) in the repository root with
+    ``RGD_PROFILE=profile`` and write it to ``output`` atomically. Returns the run time in
+    seconds. If a cell fails (or the kernel dies), papermill's notebook with the outputs so far
+    goes to ``NAME.failed.ipynb`` beside ``output`` (in ``results/executed/`` for an in-place run,
+    never over the committed notebook) and the error is raised."""
+    check_profile(profile)
     folder = DEFAULT_OUTPUT_DIR if output.resolve() == notebook.resolve() else output.parent
     running = folder / f"{notebook.stem}.running.ipynb"
     failed = folder / f"{notebook.stem}.failed.ipynb"
     folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook_to_run(notebook), running)
     start = time.perf_counter()
     try:
-        # papermill writes as it goes; to a scratch path, so a half-run never replaces ``output``
-        nb = papermill.execute_notebook(source, str(running), parameters=parameters,
-                                        kernel_name="python3", language="python", cwd=str(ROOT),
-                                        progress_bar=False,
-                                        execution_timeout=timeout)
+        # the kernel inherits the profile; papermill writes as it goes, to the scratch path, so a
+        # half-run never replaces ``output``
+        with _environment({PROFILE_VARIABLE: profile}):
+            nb = papermill.execute_notebook(str(running), str(running), kernel_name="python3",
+                                            language="python", cwd=str(ROOT), progress_bar=False,
+                                            execution_timeout=timeout)
     except Exception:
         _tidy(running, failed)
         print(f"  {notebook.name} failed; its outputs up to the failure are in {failed}",
               file=sys.stderr)
         raise
     elapsed = time.perf_counter() - start
+    nb.metadata.get("papermill", {})["input_path"] = notebook.name
     _save(nb, output)
     running.unlink(missing_ok=True)
     return elapsed
 
 
-def render(notebook: Path) -> Path:
-    """Rewrite a rendered notebook (see ``RENDERED``) from its source without running it, and
-    without the source's outputs (run it to fill its own)."""
-    source, parameters = source_and_parameters(notebook, "fast")
-    parameters.pop("PROFILE")
-    nb = papermill.execute_notebook(source, None, parameters=parameters, prepare_only=True,
-                                    language="python",
-                                    kernel_name="python3", progress_bar=False)
-    for cell in nb.cells:  # the source's outputs were made with the source's parameters
-        if cell.cell_type == "code":
+@contextlib.contextmanager
+def _environment(variables):
+    """``variables`` set in this process (and the kernels it starts) for the duration."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def set_parameters(cell, parameters: dict) -> None:
+    """Write ``parameters`` (name -> value) into a parameters cell's assignments ``NAME = ...``,
+    keeping each line's comment; a name the cell does not assign raises ValueError."""
+    source = cell.source
+    for name, value in parameters.items():
+        pattern = re.compile(rf"^{re.escape(name)} = [^#\n]*?(\s*#.*)?$", re.MULTILINE)
+        literal = repr(value).replace("'", '"') if isinstance(value, str) else repr(value)
+        source, count = pattern.subn(lambda m: f"{name} = {literal}{m.group(1) or ''}", source)
+        if count != 1:
+            raise ValueError(f"the parameters cell assigns {name} {count} times; expected once")
+    cell.source = source
+
+
+def parameters_cell(nb):
+    """The notebook's one cell tagged ``parameters``."""
+    cells = [cell for cell in nb.cells if "parameters" in cell.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"expected one cell tagged 'parameters', found {len(cells)}")
+    return cells[0]
+
+
+def rendered_notebook(notebook: Path, keep_outputs: bool = True):
+    """A rendered notebook (see ``RENDERED``) built from its source: the source's cells, with the
+    rendered notebook's parameters written into its parameters cell, without the source's
+    outputs. With ``keep_outputs``, a cell whose id the existing ``notebook`` also has keeps that
+    cell's outputs and execution count there (they were made with its own parameters), and the
+    notebook keeps its metadata; other code cells have none (run it to fill them)."""
+    source_name, parameters = RENDERED[notebook.name]
+    nb = nbformat.read(notebook.parent / source_name, as_version=4)
+    nb.cells = [cell for cell in nb.cells if INJECTED_TAG not in cell.metadata.get("tags", [])]
+    set_parameters(parameters_cell(nb), parameters)
+    previous = nbformat.read(notebook, as_version=4) if keep_outputs and notebook.is_file() else None
+    own = {cell.get("id"): cell for cell in previous.cells} if previous is not None else {}
+    for cell in nb.cells:
+        mine = own.get(cell.get("id"))
+        if mine is not None and mine.cell_type == cell.cell_type:
+            tags = cell.metadata.get("tags")  # the source's tags, its own run's timings
+            cell.metadata = copy.deepcopy(mine.metadata)
+            cell.metadata.pop("tags", None)
+            if tags is not None:
+                cell.metadata["tags"] = tags
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = copy.deepcopy(mine.outputs), mine.execution_count
+        elif cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    _save(nb, notebook)
+    if previous is not None:
+        nb.metadata = copy.deepcopy(previous.metadata)
+    return nb
+
+
+def render(notebook: Path) -> Path:
+    """Rewrite a rendered notebook (see ``RENDERED``) from its source without running it: its
+    code and text are the source's, with its own parameters; its outputs stay where a cell
+    already had them (:func:`rendered_notebook`)."""
+    _save(rendered_notebook(notebook), notebook)
     return notebook
 
 
@@ -192,16 +232,27 @@ def strip_machine_paths(nb, folder: Path = ROOT.parent) -> None:
             run[key] = Path(run[key]).name
 
 
+def make_valid(nb) -> None:
+    """Give every cell only the fields nbformat's schema allows it: markdown and raw cells no
+    ``outputs`` or ``execution_count`` (an older cleanup gave every cell an ``outputs`` list)."""
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+
+
 def _save(nb, path: Path) -> None:
     collapse_progress(nb)
     strip_machine_paths(nb)
+    make_valid(nb)
     write_atomically(path, lambda temporary: nbformat.write(nb, temporary))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every numbered notebook")
-    parser.add_argument("--profile", choices=PROFILES, default=os.environ.get("RGD_PROFILE", "fast"))
+    parser.add_argument("--profile", choices=PROFILES, default=None,
+                        help="default: $RGD_PROFILE, else fast")
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)
     parser.add_argument("--inplace", action="store_true", help="overwrite the notebooks themselves")
     parser.add_argument("--render", action="store_true",
@@ -215,10 +266,9 @@ def main(argv=None) -> int:
         for name in RENDERED:
             print(f"rendered {render(ROOT / name).name} from {RENDERED[name][0]}")
         return 0
-    for variable, value in shared_data_environment(args.shared_data).items():
-        if variable not in os.environ:  # what the user set wins
-            os.environ[variable] = value
-            print(f"data: {variable}={value}")
+    profile = args.profile or current_profile()
+    for variable, value in use_shared_data(args.shared_data).items():  # what the user set wins
+        print(f"data: {variable}={value}")
     notebooks = args.notebooks or notebooks_in(ROOT)
     if not notebooks:
         print("no notebooks found", file=sys.stderr)
@@ -226,7 +276,7 @@ def main(argv=None) -> int:
     notebooks = [ROOT / nb.name if not nb.is_absolute() and not nb.exists() else nb
                  for nb in notebooks]
     targets = [nb if args.inplace else args.output_dir / nb.name for nb in notebooks]
-    run_all(notebooks, targets, args.profile, args.jobs)
+    run_all(notebooks, targets, profile, args.jobs)
     return 0
 
 
