@@ -35,6 +35,7 @@ from rgdkit.data.phylotree import (MT_GENOME_LENGTH, REFERENCES, PhyloTree, chec
 from rgdkit.data.sources import (CorruptDataError, DataNotAvailableError, corrupt_file_fix,
                                   existing_file, fetch_data_file, is_known_content, known_file)
 from rgdkit.files.atomic import write_atomically
+from rgdkit.notebooks.environment import use_shared_data
 
 HMTDNA_TABLES = {"rsrs": "hmtDNA/rsrs.pkl", "rcrs": "hmtDNA/rcrs.pkl"}  # Hub paths not confirmed
 PHYLOTREE_FILES = {"rsrs": "hmtdna/phylotree-rsrs-17.0.xml", "rcrs": "hmtdna/phylotree-fu-rcrs-1.2.xml"}
@@ -370,11 +371,7 @@ def genbank_sample(reference="rsrs", samples=CPU_SAMPLE_SIZE, min_quality=0.9,
     Returns ``(X, kept, description)``: ``X`` float32 (genomes x variants), ``kept`` the sampled
     rows of the table (their ``Haplogroup`` labels the rows of ``X``), and the table's description.
     """
-    # the runner knows where the shared data lie; it imports papermill, so only on use
-    from rgdkit.notebooks.runner import DEFAULT_SHARED_DATA, shared_data_environment
-
-    for variable, value in shared_data_environment(DEFAULT_SHARED_DATA).items():
-        os.environ.setdefault(variable, value)
+    use_shared_data()
     table, description = load_hmtdna_table(
         reference, load_phylotrees(), os.environ.get("RGD_HMTDNA_SOURCE", "auto"),
         os.environ.get("RGD_HMTDNA_SOURCE_REFERENCE"), 20000)
