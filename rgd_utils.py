@@ -30,10 +30,10 @@ from torch import nn
 from tqdm import tqdm  # text bars: they render in committed notebooks and need no widgets
 
 from rgdkit.manifolds import (DECODER_DTYPE, GEOOPT_MANIFOLDS, MANIFOLDS, ambient_dim,
-                              check_has_distance, check_latent_dtype, check_on_manifold,
-                              decoder_coordinates, default_dtype, exp_or_retr, is_torus,
-                              latent_manifold, make_manifold, manifold_origin, point_ndim,
-                              point_shape, random_points)
+                              check_latent_dtype, check_on_manifold, decoder_coordinates,
+                              default_dtype, exp_or_retr, is_torus, latent_manifold,
+                              make_manifold, manifold_origin, normals, point_ndim, point_shape,
+                              random_points)
 from rgdkit.manifolds.tangent import (draws_per_factor, exp_at_fixed_tangent, has_induced_metric,
                                       lorentz_transport_from_origin)
 from rgdkit.numerics.kernels import ELU, flushed_denormals, mean_bce_with_logits
@@ -311,9 +311,10 @@ class RiemannianDecoder(LatentEstimator):
     restart_period : int, default 40 (epochs of the cosine schedules with warm restarts)
     init_std : float, default 1e-3
         Latents start as exp_o(v), v ~ N(0, init_std² I) at the origin o.
-    prior, prior_std : {"auto", "normal", "none"}, float, default "auto", 1.0
-        "normal": d(o, z)² / (2 prior_std² D) per sample (D features); "auto": "normal" on
-        Euclidean latents, else "none".
+    prior, prior_std : str, float, default "auto", 1.0
+        "normal": d(o, z)² / (2 prior_std² D) per sample (D features); "wrapped_normal",
+        "riemannian_normal": -log p(z) / D normalised (``rgdkit.manifolds.normals``; Lorentz,
+        Poincaré, Euclidean); "auto": "normal" on Euclidean latents, else "none".
     n_starts, test_epochs, prune_keep, lr_test : default 20, 400, 4, 0.1
         Test-time latents: starts per sample, steps, starts kept after a quarter of the steps
         (None: all), learning rate.
@@ -430,11 +431,13 @@ class RiemannianDecoder(LatentEstimator):
 
     def prior_active(self):
         """Whether the MAP objective has a prior term."""
-        return self.prior == "normal" or (self.prior == "auto"
-                                          and isinstance(self.manifold_, geoopt.Euclidean))
+        return self.prior not in ("none", "auto") or isinstance(self.manifold_, geoopt.Euclidean)
 
     def prior_penalty(self, z):
-        """-log prior per latent, scaled like the mean-over-features likelihood."""
+        """-log prior per latent, divided by the number of features like the likelihood."""
+        if self.prior in normals.KINDS:  # normalised densities (rgdkit.manifolds.normals)
+            return -normals.log_prior(z, self.manifold_, self.prior, self.prior_std) / \
+                self.n_features_in_
         if isinstance(self.manifold_, geoopt.Euclidean):
             sq = z.square().sum(-1)
         else:
@@ -458,7 +461,8 @@ class RiemannianDecoder(LatentEstimator):
                          non_negative=("noise_std", "weight_decay", "lr_latent", "lr_decoder",
                                        "lr_test"),
                          choices={"noise": NOISE_MODES, "noise_gradient": NOISE_GRADIENTS,
-                                  "loss": ("mse", "bce"), "prior": ("auto", "normal", "none")})
+                                  "loss": ("mse", "bce"),
+                                  "prior": ("auto", "normal", "none", *normals.KINDS)})
         manifold = make_manifold(self.manifold, int(self.latent_dim), self.curvature)
         self.dtype_ = check_latent_dtype(self.dtype, manifold)
         self.manifold_ = latent_manifold(manifold, self.dtype_)
@@ -468,8 +472,7 @@ class RiemannianDecoder(LatentEstimator):
         self.n_features_in_ = X.shape[1]
         X_val = None if X_val is None else self._as_data(X_val, "X_val", self.n_features_in_)
         if self.prior_active():
-            check_has_distance(self.manifold_, int(self.latent_dim), f"prior={self.prior!r}",
-                               self.dtype_)
+            normals.check_prior(self.manifold_, self.prior, int(self.latent_dim), self.dtype_)
         self._generator = make_generator(self.seed, self.device_)
         self.decoder_ = self.build_decoder().to(self.device_, self.decoder_dtype)
         z = self.init_latents(len(X))
@@ -494,5 +497,4 @@ class RiemannianDecoder(LatentEstimator):
                 "raise epochs; compare several seeds.")
 
     def _describe(self):
-        name = self.manifold if isinstance(self.manifold, str) else type(self.manifold).__name__
-        return f"{name} σ={self.noise_std:g}"
+        return f"{getattr(self.manifold_, 'name', self.manifold)} σ={self.noise_std:g}"

@@ -35,121 +35,24 @@ import rgd_utils as R
 from rgdkit.validation import check_integer, check_real
 from rgdkit.training.base import LatentEstimator, make_generator
 from rgdkit.validation import check_data
+from rgdkit.manifolds.frames import LAMBDA_0, BallFrame, LorentzFrame, project_into_ball  # noqa: F401
+from rgdkit.manifolds.normals import log_sinhc, wrapped_normal_log_density  # noqa: F401 (re-exported)
 
-LAMBDA_0 = 2.0  # conformal factor of the Poincaré ball at the origin (any c)
 _LOG_2PI = math.log(2 * math.pi)
 
 
 # --------------------------------------------------------------------------------------------
 # The wrapped normal distribution
 # --------------------------------------------------------------------------------------------
-# geoopt's margins: projx keeps points 1 - eps inside the boundary (eps by dtype), tanh clamps
-# its argument at 15 and artanh at 1 - 1e-7 (stereographic.math); the closed forms below keep them
-_PROJECTION_EPS = {torch.float32: 4e-3, torch.float64: 1e-5}
-_TANH_MAX, _ARTANH_MAX, _MIN_NORM = 15.0, 1 - 1e-7, 1e-15
-
-
-def log_sinhc(x):
-    """log(sinh(x) / x) for x >= 0, stable at 0 (→ x^2 / 6) and for large x (no overflow)."""
-    x = x.clamp_min(1e-12)
-    return x + torch.log(-torch.expm1(-2 * x)) - torch.log(2 * x)
+# The orthonormal frames of the ball and the hyperboloid, the boundary projection, log sinhc and
+# the wrapped normal's density in coordinates are shared with the priors of
+# rgdkit.manifolds.normals; the private names stay for this module's callers.
+_BallFrame, _LorentzFrame, _project = BallFrame, LorentzFrame, project_into_ball
 
 
 def project_to_ball(x, ball):
     """``ball.projx(x)`` and the number of finite points it moved (those at the boundary)."""
     return _project(x, float(ball.c))
-
-
-def _project(x, c):
-    """Points beyond (1 - eps) / sqrt(c) scaled back to that radius (geoopt's projx), and their
-    number; a NaN point is left as it is and not counted."""
-    max_norm = (1 - _PROJECTION_EPS[x.dtype]) / math.sqrt(c)
-    norm = x.norm(dim=-1, keepdim=True).clamp_min(_MIN_NORM)
-    moved = (norm > max_norm) & (norm < math.inf)  # NaN compares False
-    # the factor is exactly 1 inside, so those points come back bit for bit
-    return x * (max_norm / norm).clamp_max(1.0), moved.sum()
-
-
-class _BallFrame:
-    """Orthonormal coordinates at the origin of geoopt.PoincareBall(c), in closed form (a handful
-    of tensor operations each, which is what a training step spends its time on).
-
-    With lambda_0 = 2 the conformal factor at the origin, a geoopt vector there is v / lambda_0;
-    transporting it to mu multiplies it by lambda_0 / lambda_mu, and exp_mu divides by the same
-    factor, so exp_mu(PT_{0→mu}(v)) = mu ⊕ exp_0(v / lambda_0) and, inversely, the coordinates of
-    z are lambda_0 log_0((-mu) ⊕ z). The whole ball is the chart: points can hit its boundary.
-    """
-
-    def __init__(self, ball):
-        self.manifold, self.c = ball, float(ball.c)
-        self.sqrt_c = math.sqrt(self.c)
-
-    @staticmethod
-    def dim(mu):
-        return mu.shape[-1]
-
-    def exp0(self, v):
-        """exp_0(v / lambda_0): the point |v| from the origin in the direction of v."""
-        n = self.sqrt_c * v.norm(dim=-1, keepdim=True).clamp_min(_MIN_NORM)
-        return v * ((n / LAMBDA_0).clamp_max(_TANH_MAX).tanh() / n)
-
-    def log0(self, z):
-        """lambda_0 log_0(z), the inverse of :meth:`exp0`."""
-        n = self.sqrt_c * z.norm(dim=-1, keepdim=True).clamp_min(_MIN_NORM)
-        return z * (LAMBDA_0 * n.clamp_max(_ARTANH_MAX).atanh() / n)
-
-    def exp(self, mu, v):
-        return self.mobius_add(mu, self.exp0(v))
-
-    def log(self, mu, z):
-        return self.log0(self.mobius_add(-mu, z))
-
-    def mobius_add(self, x, y):
-        c = self.c
-        x2, y2 = x.square().sum(-1, keepdim=True), y.square().sum(-1, keepdim=True)
-        a = 1 + 2 * c * (x * y).sum(-1, keepdim=True)
-        return ((a + c * y2) * x + (1 - c * x2) * y) / (a + c * c * x2 * y2).clamp_min(_MIN_NORM)
-
-    def project(self, z):
-        return _project(z, self.c)
-
-    def check_point(self, mu):
-        if (self.c * mu.square().sum(-1) >= 1).any():
-            raise ValueError(f"mu must lie inside the Poincaré ball (|mu| < 1/sqrt(c) = "
-                             f"{self.c ** -0.5:.4g})")
-
-
-class _LorentzFrame:
-    """Orthonormal coordinates at the origin (sqrt k, 0, ..) of geoopt.Lorentz(k), sectional
-    curvature -1/k: the tangent vector of v is (0, v). The hyperboloid has no boundary."""
-
-    def __init__(self, lorentz):
-        self.manifold, self.sqrt_c = lorentz, float(lorentz.k) ** -0.5
-
-    @staticmethod
-    def dim(mu):
-        return mu.shape[-1] - 1
-
-    def tangent(self, mu, v):
-        return R.lorentz_transport_from_origin(mu, v, self.manifold.k.to(mu))
-
-    def exp(self, mu, v):
-        return self.manifold.expmap(mu, self.tangent(mu, v), project=False)
-
-    def log(self, mu, z):
-        return self.manifold.transp0back(mu, self.manifold.logmap(mu, z))[..., 1:]
-
-    @staticmethod
-    def project(z):
-        return z, torch.zeros((), dtype=torch.long, device=z.device)
-
-    def check_point(self, mu):
-        k = self.manifold.k.to(mu)
-        minkowski = mu[..., 1:].square().sum(-1) - mu[..., 0].square()
-        if mu.shape[-1] < 2 or (mu[..., 0] <= 0).any() or not torch.allclose(
-                minkowski, -k.expand_as(minkowski), rtol=1e-6, atol=1e-6 * float(k)):
-            raise ValueError(f"mu must lie on the hyperboloid -x0^2 + |x1:|^2 = -k = {-float(k):.4g}"
-                             " with x0 > 0 (map a point there with manifold.projx)")
 
 
 def _frame(manifold):
@@ -244,8 +147,7 @@ class WrappedNormal:
 
     def _log_density(self, v):
         """log N(v; 0, diag(scale^2)) - (d - 1) log sinhc(sqrt(c) |v|) at coordinates v."""
-        log_normal = (-0.5 * (v / self.scale).square() - self.scale.log() - 0.5 * _LOG_2PI).sum(-1)
-        return log_normal - (self.dim - 1) * log_sinhc(self.sqrt_c * v.norm(dim=-1))
+        return wrapped_normal_log_density(v, self.scale, self.sqrt_c)
 
 
 def _sample_count(n):
