@@ -62,7 +62,8 @@ def authors_latents(manifold, n, dim, std, generator, dtype=torch.float64):
 def authors_noise(manifold, z, std, generator):
     """Their ``add_noise``: isotropic noise turned into a tangent vector by egrad2rgrad, then the
     retraction, all under autograd, so the gradient also flows through the noise's dependence on
-    ``z`` (ours, :func:`rgd_utils.perturb`, holds the tangent noise fixed)."""
+    ``z``, as :func:`rgd_utils.perturb` does with its default ``gradient="pathwise"`` (and not
+    with ``"fixed"``, the setting :data:`BASELINE` measures the differences from)."""
     normal = torch.randn(z.shape, dtype=z.dtype, device=z.device, generator=generator)
     return manifold.retr(z, manifold.egrad2rgrad(z, std * normal))
 
