@@ -3,7 +3,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
+import rgd_utils as R
 from rgdkit.training import authors_choices as AC
 
 
@@ -35,3 +37,19 @@ def test_prior_switch_removes_the_euclidean_prior_and_nothing_else():
     # the prior pulls latents towards the origin: without it the first epoch's loss is lower
     assert without.history_["train_loss"][0] < ours.history_["train_loss"][0]
     assert not np.allclose(ours.latents_, without.latents_)
+
+
+def test_switches_hold_for_members_trained_together():
+    """The authors' choices act through the estimator's extension points, so members of one
+    run train as each would alone (the switches were ignored by the old batched path)."""
+    X = np.random.default_rng(1).normal(size=(80, 5)).astype(np.float32)
+    settings = dict(manifold="lorentz", noise_std=0.5, hidden=(8,), batch_size=16, epochs=4,
+                    min_epochs=0, verbose=False)
+    alone = [AC.SwitchedDecoder(AC.AUTHORS_CHOICES, seed=s, **settings).fit(X[:60], X_val=X[60:])
+             for s in (0, 1)]
+    together = R.fit_together([AC.SwitchedDecoder(AC.AUTHORS_CHOICES, seed=s, **settings)
+                               for s in (0, 1)], X[:60], X[60:])
+    for a, b in zip(alone, together):
+        np.testing.assert_allclose(b.latents_, a.latents_, rtol=0, atol=1e-9)
+        assert b.decoder_dtype == torch.float64 and a.history_ == b.history_
+    assert not np.allclose(together[0].latents_, together[1].latents_)
