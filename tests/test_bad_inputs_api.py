@@ -471,3 +471,11 @@ def test_fit_on_an_anndata_names_the_ways_to_pass_it():
     anndata = pytest.importorskip("anndata")
     with pytest.raises(TypeError, match=r"adata\.X.*rgdkit\.tl\.rgd"):
         R.RiemannianDecoder(**FAST).fit(anndata.AnnData(X.astype(np.float32)))
+
+
+def test_poor_fit_warnings_from_fit_transform_point_at_the_callers_line():
+    model = R.RiemannianDecoder(**{**FAST, "lr_decoder": 0.0, "lr_latent": 0.0},
+                                manifold="euclidean")
+    with pytest.warns(R.PoorFit) as caught:
+        model.fit_transform(X)
+    assert caught[0].filename == __file__

@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
+import sklearn
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
@@ -48,9 +48,10 @@ def progress_options(verbose):
 
 def external_stacklevel():
     """The ``stacklevel`` that makes a warning point at the first caller outside this project's
-    code (``rgd_utils`` and ``rgdkit``): the user's line, not ours."""
+    code (``rgd_utils`` and ``rgdkit``) and scikit-learn's wrappers: the user's line."""
     ours = (str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2]
-                                                           / "rgd_utils.py"))
+                                                           / "rgd_utils.py"),
+            str(Path(sklearn.__file__).parent))
     frame, level = sys._getframe(1), 1
     while frame is not None and frame.f_code.co_filename.startswith(ours):
         frame, level = frame.f_back, level + 1
