@@ -9,7 +9,7 @@ the fast profile, whatever profile made its outputs (its first output says which
 
 In the paper profile finished groups of fits are kept in ``results/cache/`` (``RGD_FIT_CACHE``,
 :mod:`rgdkit.files.fit_cache`): a run that is stopped, after hours of hmtDNA fits, resumes from
-them. Delete that folder after changing the training code, whose results the keys do not cover.
+them; the keys cover the training code's source, so a change to it refits.
 
 The two hmtDNA notebooks have one source: ``3_hmtDNA_rsrs.ipynb``. ``3_hmtDNA_rcrs.ipynb`` is that
 notebook with ``REFERENCE = "rcrs"`` in its parameters cell: ``--render`` rewrites it from the
