@@ -172,9 +172,8 @@ def fit_together(estimators, X, X_val=None):
     prepared = [est._prepare_fit(X, X_val) for est in estimators]
     X_t, X_val_t = prepared[0][0], prepared[0][2]
     first = estimators[0]
-    threads = engine.choose_threads(first, len(estimators) * int(first.batch_size))
-    with engine.held_threads(threads, first.device_), flushed_denormals():
-        _train([engine.Member(est, z, z_val) for est, (_, z, _, z_val) in zip(estimators, prepared)],
+    with engine.held_threads(first, len(estimators) * int(first.batch_size)), flushed_denormals():
+        _train([engine.Member(est, z, zv) for est, (_, z, _, zv) in zip(estimators, prepared)],
                X_t, X_val_t)
     for est in estimators:
         est.fit_seconds_ = (time.perf_counter() - start) / len(estimators)
@@ -190,7 +189,7 @@ def _train(members, X, X_val):
                **progress_options(first.verbose))
     for epoch in bar:
         train_losses = _train_epoch(running, X)
-        val_losses = _validation_step(running, X_val) if X_val is not None else [None] * len(running)
+        val_losses = [None] * len(running) if X_val is None else _validation_step(running, X_val)
         if first.latent_step_before_scoring:
             for m in running:
                 m.latent_step()
@@ -260,8 +259,7 @@ def _transform_chunk(estimators, X_t):
     for est in estimators:
         est.decoder_.requires_grad_(False)
     try:
-        with engine.held_threads(engine.choose_threads(first, starts.shape[:3].numel()),
-                                 first.device_):
+        with engine.held_threads(first, starts.shape[:3].numel()):
             chosen = optimise_starts(
                 starts, first.manifold_,
                 lambda z, k: map_loss(estimators, z, targets(k).expand(len(estimators), -1, -1)),
@@ -382,7 +380,7 @@ class RiemannianDecoder(LatentEstimator):
         return (torch.sigmoid(out) if self.loss == "bce" else out).cpu().numpy()
 
     def decode(self, z):
-        """The decoder's raw output (logits for BCE) for latents ``z`` (a tensor), differentiable."""
+        """The decoder's raw output (logits for BCE) for latent tensors ``z``, differentiable."""
         return self.decoder_(self.decoder_input(z))
 
     def decoder_input(self, z):
@@ -430,8 +428,9 @@ class RiemannianDecoder(LatentEstimator):
         return per_sample.mean()
 
     def prior_active(self):
-        """Whether the MAP objective has a prior term."""
-        return self.prior not in ("none", "auto") or isinstance(self.manifold_, geoopt.Euclidean)
+        """Whether the MAP objective has a prior term ("auto": on Euclidean latents only)."""
+        auto = self.prior == "auto" and isinstance(self.manifold_, geoopt.Euclidean)
+        return auto or self.prior not in ("none", "auto")
 
     def prior_penalty(self, z):
         """-log prior per latent, divided by the number of features like the likelihood."""

@@ -47,3 +47,11 @@ def test_a_tight_prior_pulls_the_latents_towards_the_origin():
 def test_an_unknown_prior_names_the_choices():
     with pytest.raises(ValueError, match="riemannian_normal"):
         R.RiemannianDecoder(prior="laplace", **SMALL).fit(data())
+
+
+@pytest.mark.parametrize("manifold, prior, active", [
+    ("euclidean", "auto", True), ("euclidean", "none", False), ("lorentz", "auto", False),
+    ("lorentz", "none", False), ("lorentz", "normal", True), ("sphere", "normal", True)])
+def test_which_priors_are_active(manifold, prior, active):
+    model = R.RiemannianDecoder(manifold=manifold, prior=prior, **SMALL).fit(data())
+    assert model.prior_active() is active

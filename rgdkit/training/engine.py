@@ -19,8 +19,8 @@ from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
 from rgdkit.training.base import EpochTracker, PoorFit, external_stacklevel
 
-__all__ = ["VARYING", "VARYING_AT_TEST", "Member", "check_fitted_members", "check_members", "choose_threads", "group_key",
-           "held_threads", "stacked_decode", "test_chunks"]
+__all__ = ["VARYING", "VARYING_AT_TEST", "Member", "check_fitted_members", "check_members",
+           "choose_threads", "group_key", "held_threads", "stacked_decode", "test_chunks"]
 
 # parameters members trained together may differ in; every other parameter must agree
 VARYING = ("seed", "noise_std", "lr_latent", "lr_decoder", "betas_latent", "weight_decay",
@@ -47,7 +47,7 @@ def group_key(estimator, varying=VARYING):
 
 
 def _comparable(value):
-    if isinstance(value, torch.nn.Module) or hasattr(value, "manifold_dim"):
+    if isinstance(value, torch.nn.Module):  # geoopt manifolds are modules
         return type(value).__name__, repr(value)
     if isinstance(value, (list, tuple)):
         return tuple(_comparable(v) for v in value)
@@ -167,7 +167,8 @@ class Member:
     def get_state(self):
         """A copy of everything trained: decoder weights and latents."""
         return ({k: v.detach().clone() for k, v in self.est.decoder_.state_dict().items()},
-                self.z.detach().clone(), None if self.z_val is None else self.z_val.detach().clone())
+                self.z.detach().clone(),
+                None if self.z_val is None else self.z_val.detach().clone())
 
     def set_state(self, state):
         decoder, z, z_val = state
@@ -249,14 +250,14 @@ def choose_threads(estimator, rows):
 
 
 @contextlib.contextmanager
-def held_threads(n, device):
-    """torch's intra-op threads set to ``n`` for the block (on a CPU), as they were afterwards,
-    whatever other libraries (numba, OpenMP) set before."""
-    if torch.device(device).type != "cpu":
+def held_threads(estimator, rows):
+    """torch's intra-op threads set to :func:`choose_threads` ``(estimator, rows)`` for the block
+    (on a CPU), as they were afterwards, whatever other libraries (numba, OpenMP) set before."""
+    if estimator.device_.type != "cpu":
         yield
         return
     was = torch.get_num_threads()
-    torch.set_num_threads(n)
+    torch.set_num_threads(choose_threads(estimator, rows))
     try:
         yield
     finally:
