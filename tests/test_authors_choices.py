@@ -53,3 +53,37 @@ def test_switches_hold_for_members_trained_together():
         np.testing.assert_allclose(b.latents_, a.latents_, rtol=0, atol=1e-9)
         assert b.decoder_dtype == torch.float64 and a.history_ == b.history_
     assert not np.allclose(together[0].latents_, together[1].latents_)
+
+
+def test_authors_prior_weight_follows_their_schedule_with_its_jump():
+    weights = [AC.authors_prior_weight(t) for t in (0, 24, 25, 50, 74, 75, 500)]
+    assert weights == [0.0, 0.0, 0.0, 100 * 25 / 75, 100 * 49 / 75, 100.0, 100.0]
+
+
+def test_batch_prior_adds_its_weighted_batch_norm_to_the_summed_loss_in_training_only():
+    X = np.random.default_rng(2).normal(size=(40, 6)).astype(np.float32)
+    model = AC.SwitchedDecoder("hmtdna_r2_paper", manifold="euclidean", hidden=(4,),
+                               batch_size=40, epochs=1, min_epochs=0, verbose=False).fit(X)
+    z = torch.as_tensor(model.latents_) + 1.0
+    model.history_ = {"epoch": list(range(80))}  # the weight is β from epoch 75 on
+    armed = model.prior_penalty(model.noisy_latents(z))
+    torch.testing.assert_close(model.objective(armed), 100 * torch.linalg.vector_norm(z))
+    # consumed by that minibatch: the validation pass and test-time latents have no prior
+    assert float(model.prior_penalty(model.validation_latents(z)).abs().max()) == 0.0
+    assert model.prior_active()
+
+
+def test_switches_by_name_keep_every_parameter_and_stay_storable():
+    from sklearn.base import clone
+    from rgdkit.files import fit_cache
+
+    model = AC.SwitchedDecoder("hmtdna_r2_paper", manifold="euclidean", seed=7, epochs=3)
+    params = model.get_params()
+    assert params["seed"] == 7 and params["epochs"] == 3 and params["switches"] == "hmtdna_r2_paper"
+    assert clone(model).get_params() == params
+    assert fit_cache.storable_problem([model]) is None
+    assert model.switches_ == AC.NAMED_SWITCHES["hmtdna_r2_paper"]
+    with pytest.raises(ValueError, match="neither a Switches nor one of"):
+        _ = AC.SwitchedDecoder("their_r2").switches_
+    with pytest.raises(ValueError, match="prior='gaussian'"):
+        AC.Switches(prior="gaussian")

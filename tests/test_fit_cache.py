@@ -289,3 +289,22 @@ def test_a_rebuilt_estimator_transforms_and_decodes_as_the_fitted_one(tmp_path):
              for seed in (0, 1)]
     with pytest.warns(UserWarning, match="parameters differ from those asked for"):
         assert fit_cache.load(tmp_path, key, other) is None
+
+
+def test_a_row_with_named_switches_is_kept_and_restored_as_its_own_class(cache, count_fits):
+    """Table 3's R² paper row trains a SwitchedDecoder (the authors' batch prior, summed loss);
+    its fits are kept by the switches' name and come back as the same class and latents."""
+    from rgdkit.training.authors_choices import SwitchedDecoder
+
+    X = blobs(110)
+    models = {"R² paper": dict(manifold="euclidean", switches="hmtdna_r2_paper"),
+              "R² ours": dict(manifold="euclidean")}
+    first = E.fit_models(models, X, SPLIT, reference, [0], workers=1, **SMALL)
+    second = E.fit_models(models, X, SPLIT, reference, [0], workers=1, **SMALL)
+    assert sum(count_fits) == 2  # two groups (the switches differ), each fitted once
+    for fits in (first[1], second[1]):
+        model, Z_train, _ = fits["R² paper"]
+        assert isinstance(model, SwitchedDecoder) and model.switches == "hmtdna_r2_paper"
+        assert type(fits["R² ours"][0]) is R.RiemannianDecoder
+    np.testing.assert_array_equal(second[1]["R² paper"][1], first[1]["R² paper"][1])
+    assert not np.allclose(first[1]["R² paper"][1], first[1]["R² ours"][1])

@@ -105,7 +105,7 @@ def test_authors_latents_start_near_the_origin_on_the_hyperboloid():
 
 def test_hmtdna_variants_are_the_training_differences_and_all_of_them():
     assert list(P.DIFFERENCES) == [name for name in AC.DIFFERENCES if name != "prior"]
-    assert P.PROTOCOLS[:2] == ("ours", "authors") and P.VARIANTS["all_switches"] == AC.AUTHORS_CHOICES
+    assert P.PROTOCOLS["h2"][:2] == ("ours", "authors") and P.VARIANTS["all_switches"] == AC.AUTHORS_CHOICES
 
 
 def test_default_switches_train_exactly_as_the_estimator():
@@ -200,12 +200,12 @@ def test_each_switch_changes_its_own_setting_in_training(name, optimisers):
 def test_reduced_run_writes_the_table_and_figure_to_results_only(tmp_path, monkeypatch, capsys,
                                                                  workers):
     X, groups = binary_data()
-    monkeypatch.setattr(P, "load_genomes", lambda samples: (X, groups, "synthetic"))
+    monkeypatch.setattr(P, "load_genomes", lambda samples, reference="rsrs": (X, groups, "synthetic"))
     monkeypatch.setattr(P, "FOREST_TREES", 10)  # 300 trees x 5 folds x 3 fits: most of the time
     monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
     assert P.main(["--samples", "150", "--seeds", "0", "--epochs", "2",
                    "--variants", "ours", "authors", "weight_decay", "--workers", workers]) == 0
-    table = pd.read_csv(tmp_path / f"{P.TABLE}.csv")
+    table = pd.read_csv(tmp_path / f"{P.TABLES['h2']}.csv")
     assert list(table.columns) == ["difference", "n_seeds", "spearman_mean", "spearman_std",
                                    "pearson_mean", "pearson_std", "first_letter_accuracy_mean",
                                    "first_letter_accuracy_std"]
@@ -223,22 +223,22 @@ def test_reduced_run_writes_the_table_and_figure_to_results_only(tmp_path, monke
 
 def test_a_rerun_keeps_the_saved_fits_and_restart_fits_them_again(tmp_path, monkeypatch):
     X, groups = binary_data()
-    monkeypatch.setattr(P, "load_genomes", lambda samples: (X, groups, "synthetic"))
+    monkeypatch.setattr(P, "load_genomes", lambda samples, reference="rsrs": (X, groups, "synthetic"))
     monkeypatch.setattr(P, "FOREST_TREES", 10)
     monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
     run = ["--samples", "150", "--epochs", "2", "--variants", "ours", "stabilize", "--workers", "1"]
     assert P.main([*run, "--seeds", "0"]) == 0
-    first = pd.read_csv(tmp_path / f"{P.TABLE}.csv")
+    first = pd.read_csv(tmp_path / f"{P.TABLES['h2']}.csv")
     fitted = []
     original = P.fit_and_measure
     monkeypatch.setattr(P, "fit_and_measure", lambda *a, **k: fitted.append(a[:2]) or original(*a, **k))
     assert P.main([*run, "--seeds", "0"]) == 0  # all kept, the figure's latents too
     assert fitted == []
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / f"{P.TABLE}.csv"), first)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / f"{P.TABLES['h2']}.csv"), first)
     assert P.main([*run, "--seeds", "0", "1"]) == 0  # only the new seed
     assert sorted(fitted) == [("ours", 1), ("stabilize", 1)]
     assert len(pd.read_csv(tmp_path / f"{P.FITS}.csv")) == 4
-    assert pd.read_csv(tmp_path / f"{P.TABLE}.csv")["n_seeds"].tolist() == [2, 2]
+    assert pd.read_csv(tmp_path / f"{P.TABLES['h2']}.csv")["n_seeds"].tolist() == [2, 2]
     fitted.clear()
     assert P.main([*run, "--seeds", "0", "--epochs", "3"]) == 0  # other settings: fitted anew
     assert sorted(fitted) == [("ours", 0), ("stabilize", 0)]
@@ -252,3 +252,50 @@ def test_only_the_issue_settings_write_results_paper():
     for reduced in (["--epochs", "20"], ["--seeds", "0"], ["--samples", "800"],
                     ["--variants", "ours", "authors"]):
         assert not P.is_full_run(P.parse_args(reduced))
+
+
+def test_r2_every_switch_on_trains_as_the_authors_r2_loop_through_the_prior_ramp():
+    """Their R²: Euclidean latents, no noise, their batch prior w(t) ‖Z_batch‖ from epoch 25 with
+    the jump to β at 75; every switch on reproduces their loop past the jump."""
+    X, _ = binary_data()
+    split = (np.arange(120), np.arange(120, 150), None)
+    fits = [P.fit_protocol(name, X, split, seed=0, epochs=80, verbose=False, row="r2")
+            for name in ("authors", "all_switches")]
+    np.testing.assert_allclose(fits[1].latents, fits[0].latents, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(np.array(fits[1].train_loss) * X.shape[1], fits[0].train_loss,
+                               rtol=1e-9)
+    # the prior is in the training loss once its weight is on: without it the loss differs
+    no_prior = P.train_authors(X[:120], X[120:150], 0, 80, {**P.AUTHORS_R2, "use_prior": False},
+                               verbose=False)
+    assert no_prior.train_loss[:25] == fits[0].train_loss[:25]
+    assert not np.isclose(no_prior.train_loss[79], fits[0].train_loss[79])
+
+
+def test_r2_protocols_are_ours_the_paper_row_h2_and_each_difference():
+    assert P.PROTOCOLS["r2"][:5] == ("ours", "paper_row", "h2_ours", "h2_authors", "all_switches")
+    assert P.R2_VARIANTS["all_switches"] == AC.AUTHORS_HMTDNA_R2
+    assert P.R2_VARIANTS["prior"] == AC.Switches(prior="batch_norm")
+    assert P.R2_VARIANTS["paper_row"] == AC.Switches(prior="batch_norm", loss_reduction="sum")
+    assert "authors" not in P.DEFAULT_VARIANTS["r2"]
+
+
+def test_r2_run_writes_a_table_per_reference_and_protocol(tmp_path, monkeypatch):
+    X, groups = binary_data()
+    loaded = []
+    monkeypatch.setattr(P, "load_genomes",
+                        lambda samples, reference="rsrs": loaded.append(reference) or
+                        (X, groups, "synthetic"))
+    monkeypatch.setattr(P, "FOREST_TREES", 10)
+    monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
+    assert P.main(["--row", "r2", "--samples", "150", "--seeds", "0", "--epochs", "2",
+                   "--variants", "ours", "paper_row", "--workers", "1"]) == 0
+    assert loaded == ["rsrs", "rcrs"]
+    table = pd.read_csv(tmp_path / f"{P.TABLES['r2']}.csv")
+    assert table[["reference", "difference"]].values.tolist() == [
+        ["rsrs", "ours"], ["rcrs", "ours"], ["rsrs", "paper_row"], ["rcrs", "paper_row"]]
+    assert not (tmp_path / f"{P.FIGURE}.png").exists()
+
+
+def test_a_protocol_of_the_other_row_is_refused():
+    with pytest.raises(SystemExit):
+        P.parse_args(["--row", "r2", "--variants", "stabilize"])

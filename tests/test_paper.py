@@ -94,3 +94,21 @@ def test_a_paper_profile_table_without_the_papers_seeds_is_refused(tmp_path, mon
     with pytest.raises(ValueError, match=r"have \[3, 3\] seeds, the paper 5"):
         paper.save_paper_table(records(n_seeds=3), paper.table("branching_table2"), "paper")
     assert not (tmp_path / "paper").exists()
+
+
+def test_table3_r2_paper_row_is_the_authors_protocol_and_ours_is_a_row_of_ours():
+    for table in paper.HMTDNA_TABLE3.values():
+        assert table.models()["R²"]["switches"] == "hmtdna_r2_paper"
+    (ours,) = paper.HMTDNA_OURS_ROWS.values()
+    assert "switches" not in ours and ours["manifold"] == "euclidean"
+    assert not set(paper.HMTDNA_OURS_ROWS) & set(paper.HMTDNA_TABLE3["rsrs"].labels())
+
+
+def test_constant_columns_follow_n_seeds(tmp_path, monkeypatch):
+    monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
+    table = paper.HMTDNA_TABLE3["rsrs"]
+    records = [{"model": "R²", "seed": s, "train_pearson": 0.1 * s} for s in (0, 1, 2)]
+    frame, _ = paper.save_paper_table(records, table, "fast", constants={"n_genomes": 8000})
+    assert list(frame.columns[:4]) == ["model", "in_paper", "n_seeds", "n_genomes"]
+    saved = pd.read_csv(tmp_path / f"{table.name}.csv")
+    assert saved["n_genomes"].tolist() == [8000]

@@ -18,6 +18,7 @@ from rgdkit.metrics.distances import distance_correlation, pairwise_distances
 from rgdkit.metrics.reconstruction import binary_reconstruction_scores, reconstruction_errors
 from rgdkit.experiments.workers import current_workers, run_tasks, split_evenly
 from rgdkit.files import fit_cache
+from rgdkit.training.authors_choices import SwitchedDecoder
 from rgdkit.training.base import TrainingDiverged
 
 
@@ -51,13 +52,23 @@ def medoid(Z, manifold):
     return int(pairwise_distances(Z, manifold).sum(1).argmin())
 
 
+def make_rgd(seed, switches=None, **params):
+    """A :class:`rgd_utils.RiemannianDecoder`; with ``switches`` (a name of
+    :data:`rgdkit.training.authors_choices.NAMED_SWITCHES`, e.g. Table 3's R² row as the paper
+    ran it) a :class:`~rgdkit.training.authors_choices.SwitchedDecoder` with those choices."""
+    if switches is None:
+        return R.RiemannianDecoder(seed=seed, **params)
+    return SwitchedDecoder(switches, seed=seed, **params)
+
+
 def fit_rgd(X, split, reference, seed, max_points=3000, scored=None, **params):
-    """Fit one RGD model; returns (record of metrics, fitted model, train latents, test latents).
+    """Fit one RGD model (:func:`make_rgd`); returns (record of metrics, fitted model, train
+    latents, test latents).
 
     ``scored`` (boolean, one per sample of ``X``) restricts the distance correlations to those
     samples, e.g. the proliferating cells that have a cell-cycle phase.
     """
-    model = R.RiemannianDecoder(seed=seed, **params)
+    model = make_rgd(seed, **params)
     return _fit_and_score(model, X, split, reference, seed, max_points, scored)
 
 
@@ -141,7 +152,7 @@ def _fit_rgd_together(models, X, split, reference, seeds, embed_test=True, worke
     """:func:`fit_rgd` for every model and seed, members that can share a batched run in one
     (split between ``workers`` processes): ``{name: [(record, model, Z_train, Z_test) per seed]}``."""
     train, val, test = split
-    jobs = [(name, seed, R.RiemannianDecoder(seed=seed, **{**common, **params}))
+    jobs = [(name, seed, make_rgd(seed, **{**common, **params}))
             for name, params in models.items() for seed in seeds]
     groups = {}
     for index, (_, _, model) in enumerate(jobs):

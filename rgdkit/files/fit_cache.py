@@ -340,8 +340,10 @@ def _rebuild(entry, i, arrays, member):
     import rgd_utils as R  # the estimator's class; only when a kept fit is read
     from sklearn.base import clone
 
-    if entry.get("class") != "RiemannianDecoder":
-        raise FitCacheMiss(f"member {i} is a {entry.get('class')!r}, not a RiemannianDecoder")
+    # the class asked for (a subclass such as SwitchedDecoder), or, without one, the estimator
+    expected = "RiemannianDecoder" if member is None else type(member).__name__
+    if entry.get("class") != expected:
+        raise FitCacheMiss(f"member {i} is a {entry.get('class')!r}, not a {expected}")
     params = _decode(entry["params"])
     if member is not None:
         if not isinstance(member, R.RiemannianDecoder):

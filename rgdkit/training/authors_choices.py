@@ -29,10 +29,17 @@ authors_snapshot     best state scored before the        saved after the epoch's
                      patience + 1 epochs without         improvement
                      improvement
 prior                N(0, I) on Euclidean latents:       none (``use_prior=False`` in the branching
-                     d(o, z)² / 2 per sample over the    and cell-cycle notebooks; hmtDNA R² only
-                     number of features                  sets it: β‖Z_batch‖ warmed up over epochs
-                                                         25-100, β = 100)
+                     d(o, z)² / 2 per sample over the    and cell-cycle notebooks); hmtDNA R²
+                     number of features                  only (``"batch_norm"``): w(t) ‖Z_batch‖₂
+                                                         on each training minibatch, the Frobenius
+                                                         norm of its latents, w(t) of
+                                                         :func:`authors_prior_weight`, β = 100
+                                                         (their Table 3 loop, ``train_rgd``)
 ===================  ==================================  =========================================
+
+The switches a row or study needs are named in :data:`NAMED_SWITCHES`, so an estimator's
+parameters stay data (a fit cache can key and store them): ``SwitchedDecoder(switches=
+"hmtdna_r2_paper")`` is Table 3's R² row as the paper ran it.
 """
 from __future__ import annotations
 
@@ -45,6 +52,8 @@ from torch import nn
 import rgd_utils as R
 
 AUTHORS_STABILIZE = 5  # RiemannianAdam(stabilize=5) in train_rgd
+AUTHORS_PRIOR_BETA = 100.0  # beta=100 in their hmtDNA notebooks' Table 3 loop
+AUTHORS_PRIOR_START, AUTHORS_PRIOR_FULL = 25, 75  # train_rgd's schedule (epochs)
 # the estimator's settings the differences are measured from: the noise gradient held fixed, so
 # that the noise_gradient switch measures the authors' gradient (our default is now the same)
 BASELINE = dict(noise_gradient="fixed")
@@ -68,6 +77,20 @@ def authors_noise(manifold, z, std, generator):
     return manifold.retr(z, manifold.egrad2rgrad(z, std * normal))
 
 
+def authors_prior_weight(epoch, beta=AUTHORS_PRIOR_BETA):
+    """The weight w(t) of their batch prior at (0-based) ``epoch`` t, as ``train_rgd`` has it.
+
+    w(t) = 0 for t < 25, β (t - 25) / 75 for 25 <= t < 75, and β from t = 75 on: the ramp
+    reaches 49/75 β at epoch 74 and then jumps to β (their comment says "linear schedule to beta
+    at 100 epochs"; the code is followed here).
+    """
+    if epoch < AUTHORS_PRIOR_START:
+        return 0.0
+    if epoch < AUTHORS_PRIOR_FULL:
+        return beta * (epoch - AUTHORS_PRIOR_START) / AUTHORS_PRIOR_FULL
+    return float(beta)
+
+
 @dataclasses.dataclass(frozen=True)
 class Switches:
     """Our training (the defaults) or, field by field, the authors' choice (see the module
@@ -84,89 +107,152 @@ class Switches:
     authors_snapshot: bool = False
     prior: str = "ours"
 
+    def __post_init__(self):
+        if self.prior not in PRIORS:
+            raise ValueError(f"Switches(prior={self.prior!r}) is not one of {', '.join(PRIORS)}")
+
+
+# "ours": the estimator's own prior; "none": no prior; "batch_norm": the authors' hmtDNA R² prior
+PRIORS = ("ours", "none", "batch_norm")
+
 
 AUTHORS_CHOICES = Switches(activation=nn.SiLU, decoder_dtype=torch.float64, weight_decay="coupled",
                            loss_reduction="sum", latent_init="projx", noise_gradient=True,
                            stabilize=AUTHORS_STABILIZE, noisy_validation=True,
                            authors_snapshot=True, prior="none")
+# their hmtDNA R² (Table 3): every choice of theirs, with their batch prior
+AUTHORS_HMTDNA_R2 = dataclasses.replace(AUTHORS_CHOICES, prior="batch_norm")
+NAMED_SWITCHES = {
+    "ours": Switches(),
+    "authors": AUTHORS_CHOICES,
+    "authors_hmtdna_r2": AUTHORS_HMTDNA_R2,
+    # Table 3's R² row as the paper ran it: their prior and ramp, inside their summed loss
+    "hmtdna_r2_paper": Switches(prior="batch_norm", loss_reduction="sum"),
+}
 DIFFERENCES = tuple(f.name for f in dataclasses.fields(Switches))
 # the differences in how a model is trained; the prior is a difference of the model
 TRAINING_DIFFERENCES = tuple(name for name in DIFFERENCES if name != "prior")
 
 
-def variants(differences=DIFFERENCES):
+def variants(differences=DIFFERENCES, authors=None):
     """Ours with each of ``differences`` switched to the authors' choice alone, and
-    ``all_switches``, ours with every one of :data:`AUTHORS_CHOICES` (name -> Switches)."""
+    ``all_switches``, ours with every one of ``authors`` (default :data:`AUTHORS_CHOICES`;
+    :data:`AUTHORS_HMTDNA_R2` for their hmtDNA R²): name -> Switches."""
+    authors = AUTHORS_CHOICES if authors is None else authors
     unknown = set(differences) - set(DIFFERENCES)
     if unknown:
         raise ValueError(f"unknown differences {sorted(unknown)}; known: {', '.join(DIFFERENCES)}")
-    chosen = {name: dataclasses.replace(Switches(), **{name: getattr(AUTHORS_CHOICES, name)})
+    chosen = {name: dataclasses.replace(Switches(), **{name: getattr(authors, name)})
               for name in differences}
-    return {**chosen, "all_switches": AUTHORS_CHOICES}
+    return {**chosen, "all_switches": authors}
 
 
 class SwitchedDecoder(R.RiemannianDecoder):
     """:class:`rgd_utils.RiemannianDecoder` with the authors' choices where ``switches`` says,
     through the estimator's extension points (so alone, in :func:`rgd_utils.fit_together` and
     at test time alike); with ``Switches()`` it trains exactly as the estimator does (same
-    draws, same latents). The other keyword arguments are the estimator's."""
+    draws, same latents).
+
+    Parameters
+    ----------
+    switches : Switches or str, default Switches()
+        The choices, or the name of a set of them in :data:`NAMED_SWITCHES` (a name keeps the
+        parameters storable by the fit cache).
+    **params
+        The estimator's parameters (all of them appear in ``get_params``).
+    """
 
     def __init__(self, switches=Switches(), **params):
         super().__init__(**params)
         self.switches = switches
 
+    @classmethod
+    def _get_param_names(cls):
+        # the estimator's parameters come through **params, which scikit-learn does not see
+        return sorted({"switches", *R.RiemannianDecoder._get_param_names()})
+
+    @property
+    def switches_(self):
+        """The :class:`Switches` of ``switches`` (a name is looked up)."""
+        if isinstance(self.switches, Switches):
+            return self.switches
+        if self.switches not in NAMED_SWITCHES:
+            raise ValueError(f"switches={self.switches!r} is neither a Switches nor one of "
+                             f"{', '.join(map(repr, NAMED_SWITCHES))}")
+        return NAMED_SWITCHES[self.switches]
+
     @property
     def decoder_dtype(self):
-        return self.switches.decoder_dtype
+        return self.switches_.decoder_dtype
 
     @property
     def latent_step_before_scoring(self):
         """Their loop saves its best state after the epoch's latent step."""
-        return self.switches.authors_snapshot
+        return self.switches_.authors_snapshot
 
     def build_decoder(self):
         decoder = super().build_decoder()
-        if self.switches.activation is R.ELU:
+        if self.switches_.activation is R.ELU:
             return decoder
         # swapped in place: the weights stay ours
-        return nn.Sequential(*[self.switches.activation() if isinstance(m, nn.ELU) else m
+        return nn.Sequential(*[self.switches_.activation() if isinstance(m, nn.ELU) else m
                                for m in decoder])
 
     def init_latents(self, n):
-        if self.switches.latent_init == "expmap":
+        if self.switches_.latent_init == "expmap":
             return super().init_latents(n)
         points = authors_latents(self.manifold_, n, int(self.latent_dim), self.init_std,
                                  self._generator, self.dtype_)
         return geoopt.ManifoldParameter(points, manifold=self.manifold_)
 
     def make_optimisers(self, decoder_params, latent_params):
+        switches = self.switches_
         decoder_opt, latent_opt = super().make_optimisers(decoder_params, latent_params)
-        if self.switches.weight_decay == "coupled":
+        if switches.weight_decay == "coupled":
             decoder_opt = torch.optim.Adam(decoder_params, lr=self.lr_decoder,
                                            betas=self.betas_decoder, weight_decay=self.weight_decay)
-        if self.switches.stabilize is not None:
+        if switches.stabilize is not None:
             latent_opt = geoopt.optim.RiemannianAdam(
                 [{"params": [p]} for p in latent_params], lr=self.lr_latent,
-                betas=self.betas_latent, stabilize=self.switches.stabilize)
+                betas=self.betas_latent, stabilize=switches.stabilize)
         return decoder_opt, latent_opt
 
     def stopping_patience(self):
         """They stop once ``patience`` epochs passed without improvement, ours one later."""
-        return self.patience - 1 if self.switches.authors_snapshot else self.patience
-
-    def validation_latents(self, z_val):
-        return self.noisy_latents(z_val) if self.switches.noisy_validation else z_val
+        return self.patience - 1 if self.switches_.authors_snapshot else self.patience
 
     def objective(self, per_sample):
         """The mean, or the sum over features and samples."""
-        if self.switches.loss_reduction == "sum":
+        if self.switches_.loss_reduction == "sum":
             return per_sample.sum() * self.n_features_in_
         return per_sample.mean()
 
-    def prior_active(self):
-        return self.switches.prior != "none" and super().prior_active()
-
     def noisy_latents(self, z):
-        if self.noise_std > 0 and self.switches.noise_gradient:
+        """A training minibatch's latents, noised; with the batch prior, this also arms the
+        prior's weight for that minibatch's loss (their prior acts in training passes only:
+        neither their validation loss nor their test-time search has it)."""
+        if self.switches_.prior == "batch_norm":
+            self._batch_prior_weight = authors_prior_weight(len(self.history_["epoch"]))
+        return self._noised(z)
+
+    def validation_latents(self, z_val):
+        return self._noised(z_val) if self.switches_.noisy_validation else z_val
+
+    def _noised(self, z):
+        if self.noise_std > 0 and self.switches_.noise_gradient:
             return authors_noise(self.manifold_, z, self.noise_std, self._generator)
         return super().noisy_latents(z)
+
+    def prior_active(self):
+        prior = self.switches_.prior
+        return prior == "batch_norm" or (prior == "ours" and super().prior_active())
+
+    def prior_penalty(self, z):
+        """Ours, or their batch prior w(t) ‖Z_batch‖₂ shared evenly by the minibatch's rows and
+        divided by the number of features like the likelihood (so the summed objective adds
+        exactly w(t) ‖Z_batch‖₂); zero outside a training minibatch."""
+        if self.switches_.prior != "batch_norm":
+            return super().prior_penalty(z)
+        weight, self._batch_prior_weight = getattr(self, "_batch_prior_weight", 0.0), 0.0
+        norm = torch.linalg.vector_norm(z.reshape(len(z), -1))
+        return (weight * norm / (len(z) * self.n_features_in_)).expand(len(z))
