@@ -453,3 +453,37 @@ def test_notebook_runs_under_nbconvert_in_the_smoke_profile_and_saves_results(na
         assert np.isfinite(numbers).all(), f"{stem}.csv has non-finite values"
     for filename in spec.get("files", []):
         assert (results / filename).stat().st_size > 0, f"{filename} missing or empty"
+
+
+def test_a_kernel_that_dies_before_its_first_cell_is_started_again(tmp_path, monkeypatch, capsys):
+    """Kernels started side by side can race for a port; the one that loses dies before running
+    anything and is started again, while a failure after a cell ran is raised."""
+    from rgdkit.notebooks import runner
+
+    notebook = tmp_path / "8_A.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1", execution_count=7)]),
+                   notebook)
+    starts = []
+
+    def dies_once(path, *args, **kwargs):
+        starts.append(path)
+        if len(starts) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        nb = nbformat.read(path, as_version=4)
+        nb.cells[0].execution_count = 1
+        return nb
+    monkeypatch.setattr(runner.papermill, "execute_notebook", dies_once)
+    runner.execute(notebook, tmp_path / "out" / notebook.name, "smoke")
+    assert len(starts) == 2 and "starting it again" in capsys.readouterr().err
+
+    def fails_in_a_cell(path, *args, **kwargs):
+        starts.append(path)
+        nb = nbformat.read(path, as_version=4)
+        nb.cells[0].execution_count = 1
+        nbformat.write(nb, path)
+        raise RuntimeError("a cell failed")
+    monkeypatch.setattr(runner.papermill, "execute_notebook", fails_in_a_cell)
+    starts.clear()
+    with pytest.raises(RuntimeError, match="a cell failed"):
+        runner.execute(notebook, tmp_path / "out" / notebook.name, "smoke")
+    assert len(starts) == 1

@@ -113,15 +113,9 @@ def execute(notebook: Path, output: Path, profile: str, timeout: int | None = No
     running = folder / f"{notebook.stem}.running.ipynb"
     failed = folder / f"{notebook.stem}.failed.ipynb"
     folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook_to_run(notebook), running)
     start = time.perf_counter()
     try:
-        # the kernel inherits the profile; papermill writes as it goes, to the scratch path, so a
-        # half-run never replaces ``output``
-        with _environment({PROFILE_VARIABLE: profile}):
-            nb = papermill.execute_notebook(str(running), str(running), kernel_name="python3",
-                                            language="python", cwd=str(ROOT), progress_bar=False,
-                                            execution_timeout=timeout)
+        nb = _run_kernel(notebook, running, profile, timeout)
     except Exception:
         _tidy(running, failed)
         print(f"  {notebook.name} failed; its outputs up to the failure are in {failed}",
@@ -278,6 +272,39 @@ def main(argv=None) -> int:
     targets = [nb if args.inplace else args.output_dir / nb.name for nb in notebooks]
     run_all(notebooks, targets, profile, args.jobs)
     return 0
+
+
+KERNEL_STARTS = 3  # tries for a kernel that dies before running a cell
+
+
+def _run_kernel(notebook, running, profile, timeout):
+    """papermill's run of ``notebook`` through the scratch file ``running``. A kernel that dies
+    before its first cell ran is started again, up to :data:`KERNEL_STARTS` times: kernels
+    started side by side pick their ports by binding and releasing them, so two may race for one
+    port and one dies ("Address already in use"); nothing had run, so a new start is harmless."""
+    for start in range(1, KERNEL_STARTS + 1):
+        nb = notebook_to_run(notebook)
+        for cell in nb.cells:  # the committed outputs' counts would read as cells that ran
+            if cell.cell_type == "code":
+                cell.execution_count, cell.outputs = None, []
+        nbformat.write(nb, running)
+        try:
+            # the kernel inherits the profile; papermill writes as it goes, to the scratch path,
+            # so a half-run never replaces the output
+            with _environment({PROFILE_VARIABLE: profile}):
+                return papermill.execute_notebook(
+                    str(running), str(running), kernel_name="python3", language="python",
+                    cwd=str(ROOT), progress_bar=False, execution_timeout=timeout)
+        except RuntimeError as error:  # nbclient's DeadKernelError is one
+            if start == KERNEL_STARTS or _any_cell_ran(running):
+                raise
+            print(f"  {notebook.name}: the kernel died before its first cell ({error}); "
+                  "starting it again", file=sys.stderr, flush=True)
+
+
+def _any_cell_ran(path):
+    cells = nbformat.read(path, as_version=4).cells
+    return any(cell.get("execution_count") is not None for cell in cells)
 
 
 def run_all(notebooks, targets, profile, jobs=1):
