@@ -112,3 +112,16 @@ def test_constant_columns_follow_n_seeds(tmp_path, monkeypatch):
     assert list(frame.columns[:4]) == ["model", "in_paper", "n_seeds", "n_genomes"]
     saved = pd.read_csv(tmp_path / f"{table.name}.csv")
     assert saved["n_genomes"].tolist() == [8000]
+
+
+def test_saved_tables_name_the_commit_that_made_them(tmp_path, monkeypatch):
+    from rgdkit.experiments import report
+
+    monkeypatch.setenv("RGD_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setattr(paper, "code_version", lambda: "0123456789ab + uncommitted changes")
+    paper.save_profile_table(pd.DataFrame({"x": [1.0, 2.0]}, index=["a", "b"]), "t", "paper")
+    for folder in (tmp_path, tmp_path / "paper"):
+        saved = pd.read_csv(folder / "t.csv")
+        assert saved.columns[-1] == "code"
+        assert set(saved["code"]) == {"0123456789ab + uncommitted changes"}
+    assert report.code_version().split()[0] != "unknown"  # this checkout is a git repository

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from rgdkit.experiments.report import code_version
 from rgdkit.experiments.tables import mean_std_text
 from rgdkit.files.results import results_dir, save_table
 
@@ -252,7 +253,10 @@ def save_paper_table(records, paper_table, profile, extra_order=(), constants=No
 
 def save_profile_table(frame, name, profile):
     """Write ``frame`` to ``results/<name>.csv`` and, for the paper profile, to ``results/paper/``
-    too (the committed copies)."""
+    too (the committed copies), with a last column ``code``: the commit that made it
+    (:func:`~rgdkit.experiments.report.code_version`, which says so when the tree had
+    uncommitted changes)."""
+    frame = frame.assign(code=code_version())
     folders = [results_dir()] + ([results_dir() / "paper"] if profile == "paper" else [])
     for folder in folders:
         save_table(frame, name, folder)
