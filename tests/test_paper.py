@@ -125,3 +125,11 @@ def test_saved_tables_name_the_commit_that_made_them(tmp_path, monkeypatch):
         assert saved.columns[-1] == "code"
         assert set(saved["code"]) == {"0123456789ab + uncommitted changes"}
     assert report.code_version().split()[0] != "unknown"  # this checkout is a git repository
+
+
+def test_rows_of_ours_in_extra_order_come_once_after_the_papers():
+    table = paper.HMTDNA_TABLE3["rsrs"]
+    records = [{"model": m, "seed": 0, "train_pearson": 0.1}
+               for m in ("UMAP", "R² N(0, I) prior (ours)", "R²", "H² σ=0.5")]
+    frame = paper.paper_table_frame(records, table, extra_order=["R² N(0, I) prior (ours)", "UMAP"])
+    assert frame["model"].tolist() == ["H² σ=0.5", "R²", "R² N(0, I) prior (ours)", "UMAP"]

@@ -207,7 +207,8 @@ def paper_table_frame(records, paper_table, extra_order=()):
     grouped = df.groupby("model", sort=False)
     mean, std = grouped[columns].mean(), grouped[columns].std(ddof=0).fillna(0.0)
     order = [m for m in paper_table.labels() if m in mean.index]
-    order += [m for m in list(extra_order) + list(mean.index) if m not in order and m in mean.index]
+    order += [m for m in dict.fromkeys([*extra_order, *mean.index])
+              if m not in order and m in mean.index]
     out = pd.DataFrame({"model": order,
                         "in_paper": [m in paper_table.labels() for m in order],
                         "n_seeds": grouped.size().reindex(order).to_numpy()})
