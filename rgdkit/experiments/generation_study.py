@@ -5,15 +5,24 @@ its number of components chosen by the likelihood of the validation latents
 (:func:`rgdkit.generation.select_mixture`). A VAE samples its prior: the S-VAE's and ΔVAE's
 uniform prior (``sample_prior``), the P-VAE's wrapped normal (:func:`pvae_prior_sampler`). Every
 model adds its likelihood's observation noise (:func:`rgdkit.generation.generate`).
+
+Beyond the papers, :func:`density_study` sets a Riemannian continuous normalising flow beside the
+mixture for one model, and :func:`save_generation_densities` keeps the rows of every notebook in
+one table, ``generation_densities.csv``.
 """
 from __future__ import annotations
 
 import warnings
 
+import geoopt
+import numpy as np
 import pandas as pd
+import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from rgdkit.generation import generate, generation_table, pvae_prior_sampler, select_mixture
+from rgdkit.files.results import results_dir, save_table
+from rgdkit.generation import (RiemannianFlowDensity, generate, generation_table,
+                               pvae_prior_sampler, select_mixture)
 
 
 def latent_source(model):
@@ -48,3 +57,124 @@ def discrimination_study(models, X_real, X_train, seed=0, folds=5):
         pairs[name] = (X_real, generate(model, n=len(X_real), seed=seed, X_train=X_train, **source))
     table = generation_table(pairs, folds=folds, seed=seed)
     return table.assign(latents=pd.Series(sources).loc[table["model"]].to_numpy())
+
+
+# ---- beyond the papers: two latent densities for one RGD model ---------------------------------
+DENSITY_COLUMNS = ["data", "model", "density", "description", "heldout_log_likelihood",
+                   "discrimination_accuracy_mean", "discrimination_accuracy_std", "in_paper"]
+DENSITIES_TABLE = "generation_densities"
+
+
+def density_study(model, X_real, X_train, dataset, seed=0, folds=5, flow_options=None, *,
+                  model_name=None):
+    """Two latent densities for one fitted RGD model on S^d or H^d, each scored twice: how well it
+    predicts the validation latents, and how well XGBoost tells samples generated through it from
+    real held-out data.
+
+    The families: the mixture on the manifold chosen on ``model.val_latents_`` (as
+    :func:`latent_source` does), and a Riemannian continuous normalising flow
+    (:class:`rgdkit.generation.RiemannianFlowDensity`) fitted to ``model.latents_`` alone. Both
+    densities are with respect to the Riemannian volume of the manifold (surface measure on S^d,
+    hyperbolic volume on H^d), so their log-likelihoods compare directly. The mixture's number of
+    components is chosen on the same validation latents it is scored on, which favours it
+    slightly; the flow never sees them.
+
+    Parameters
+    ----------
+    model : fitted RiemannianDecoder
+        With ``latents_``, ``val_latents_`` (fit with ``X_val=``) and ``manifold_`` a sphere or
+        Lorentz (hyperboloid) manifold; the flow supports no other.
+    X_real : array (n, D)
+        Held-out samples; as many are generated from each density.
+    X_train : array (N, D)
+        The training data in the order fitted (its residuals set the observation noise).
+    dataset : str
+        Written to the ``data`` column (e.g. ``"cellcycle"``).
+    seed : int, default 0
+        Seeds the mixture, the flow (unless ``flow_options`` names one), the generated samples and
+        the classifier's folds.
+    folds : int, default 5
+        Cross-validation folds of the classifier.
+    flow_options : dict or None
+        Keyword arguments of :class:`RiemannianFlowDensity` (e.g. ``epochs``, ``n_steps``,
+        ``hidden``); the manifold is the model's. The flow is fitted on one torch thread (its
+        small network runs faster so); the thread count is restored afterwards.
+    model_name : str or None
+        The ``model`` column; None gives ``"RGD <manifold class>"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two rows (``density`` "mixture", then "RCNF") with the columns ``DENSITY_COLUMNS``:
+        ``heldout_log_likelihood`` the mean log density of the validation latents (nats per
+        point), ``discrimination_accuracy_mean`` / ``_std`` as in :func:`discrimination_study`
+        (0.5 = indistinguishable), ``description`` the mixture's component count or the flow's
+        settings, ``in_paper`` False (neither paper reports this).
+
+    Raises
+    ------
+    ValueError
+        When the model has no validation latents or its manifold is neither a sphere nor a
+        hyperboloid.
+    """
+    manifold = getattr(model, "manifold_", None)
+    if not isinstance(manifold, (geoopt.Sphere, geoopt.Lorentz)):
+        raise ValueError(f"density_study needs a model on a sphere or a hyperboloid (the flow's "
+                         f"manifolds), got {type(manifold).__name__}; fit RGD with "
+                         "manifold='sphere' or 'lorentz'")
+    source, mixture_text = latent_source(model)  # raises without val_latents_
+    options = {"seed": seed, **(flow_options or {})}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the flow's small network trains faster on one thread
+    try:
+        flow = RiemannianFlowDensity(manifold=manifold, **options).fit(_numpy(model.latents_))
+    finally:
+        torch.set_num_threads(threads)
+    flow_text = (f"RCNF, {flow.n_iter_} epochs, {flow.n_steps} RK4 steps, hidden "
+                 f"{'x'.join(map(str, flow.hidden))}")
+    densities = {"mixture": (source["density"], mixture_text), "RCNF": (flow, flow_text)}
+    val = _numpy(model.val_latents_)
+    pairs = {name: (X_real, generate(model, density, n=len(X_real), seed=seed, X_train=X_train))
+             for name, (density, _) in densities.items()}
+    table = generation_table(pairs, folds=folds, seed=seed)
+    return pd.DataFrame({
+        "data": dataset,
+        "model": model_name or f"RGD {type(manifold).__name__}",
+        "density": list(densities),
+        "description": [text for _, text in densities.values()],
+        "heldout_log_likelihood": [float(np.mean(d.log_prob(val))) for d, _ in densities.values()],
+        "discrimination_accuracy_mean": table["discrimination_accuracy_mean"].to_numpy(),
+        "discrimination_accuracy_std": table["discrimination_accuracy_std"].to_numpy(),
+        "in_paper": False,
+    }, columns=DENSITY_COLUMNS)
+
+
+def save_generation_densities(frame, profile):
+    """Write ``frame`` (rows of :func:`density_study`) into ``generation_densities.csv``, the one
+    table notebooks share: rows whose ``data`` is in ``frame`` are replaced, every other row kept.
+    Written atomically to the results folder and, for the ``"paper"`` profile, also to
+    ``results/paper/`` (each file updated from its own earlier rows). Returns the table written to
+    the results folder.
+
+    Raises ValueError when ``frame`` has no ``data`` column, or an existing file has none (an
+    older layout: delete the file and run the notebooks again)."""
+    if "data" not in frame.columns:
+        raise ValueError("save_generation_densities needs a 'data' column naming each row's data "
+                         "set (density_study writes it)")
+    folders = [results_dir()] + ([results_dir() / "paper"] if profile == "paper" else [])
+    written = None
+    for folder in folders:
+        path = folder / f"{DENSITIES_TABLE}.csv"
+        earlier = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["data"])
+        if "data" not in earlier.columns:
+            raise ValueError(f"{path} has no 'data' column (an older layout); delete it and run "
+                             "the notebooks that write it again")
+        kept = earlier[~earlier["data"].isin(set(frame["data"]))]
+        table = pd.concat([kept, frame], ignore_index=True) if len(kept) else frame.copy()
+        save_table(table.set_index("data"), DENSITIES_TABLE, folder)
+        written = table if written is None else written
+    return written.reset_index(drop=True)
+
+
+def _numpy(Z):
+    return np.asarray(Z.detach().cpu() if torch.is_tensor(Z) else Z)
