@@ -77,6 +77,7 @@ from rgdkit.experiments.workers import current_workers, run_tasks
 from rgdkit.files.atomic import write_atomically
 from rgdkit.files.results import results_dir, save_table, saved_records
 from rgdkit.metrics.classification import drop_rare_classes, latent_features
+from rgdkit.plotting import colours as COLOURS
 from rgdkit.plotting import figures as FIG
 from rgdkit.training import authors_choices as AC
 from rgdkit.training.authors_choices import SwitchedDecoder, authors_latents, authors_noise
@@ -282,9 +283,10 @@ def summary_table(records, by=("difference",)):
 
 def disk_figure(fits, groups):
     """The latents of each protocol in ``fits`` (title -> Fit) on the Poincaré disk, side by
-    side, coloured by first-letter group, one legend for all. Both panels show the disk around
-    its centre to the farthest point of either: a short run leaves the latents near the origin,
-    and one scale keeps their spreads comparable."""
+    side, coloured by first-letter group in the notebooks' fixed colours
+    (:mod:`rgdkit.plotting.colours`), one legend for all. Both panels show the disk around its
+    centre to the farthest point of either: a short run leaves the latents near the origin, and
+    one scale keeps their spreads comparable."""
     disks = {title: (FIG.lorentz_to_poincare(fit.latents, float(fit.manifold.k)),
                      math.sqrt(float(fit.manifold.k))) for title, fit in fits.items()}
     reach = min(1.05 * max(np.abs(points).max() for points, _ in disks.values()),
@@ -292,12 +294,12 @@ def disk_figure(fits, groups):
     fig, axes = plt.subplots(1, len(fits), figsize=(6.5 * len(fits) + 1.5, 6.5),
                              layout="constrained", squeeze=False)
     for ax, (title, (points, radius)) in zip(axes[0], disks.items()):
-        FIG.plot_poincare_disk(points, labels=groups, ax=ax, radius=radius, title=title,
-                               legend=False)
+        FIG.plot_poincare_disk(points, colors=COLOURS.label_colours(groups, "haplogroup"), ax=ax,
+                               radius=radius, title=title)
         ax.plot(0, 0, "k+", markersize=10)  # the origin, where every latent starts
         ax.set(xlim=(-reach, reach), ylim=(-reach, reach))
     fig.suptitle(f"Poincaré disk of radius {radius:.2f}, shown to {reach:.2f} from its centre")
-    fig.legend(handles=FIG.category_handles(groups), loc="outside right center",
+    fig.legend(handles=COLOURS.legend_handles(groups, "haplogroup"), loc="outside right center",
                fontsize="small", title="haplogroup")
     return fig
 

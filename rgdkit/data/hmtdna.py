@@ -410,6 +410,27 @@ def one_hot_variants(table: pd.DataFrame, min_frequency: float = 0.0005, sparse:
     return X, variants, n_kept
 
 
+REFERENCE_NAMES = {"rsrs": "RSRS", "rcrs": "rCRS"}
+
+
+def variants_per_genome(table: pd.DataFrame, reference: str, trees) -> dict[str, np.ndarray]:
+    """How many variants each genome of ``table`` carries against each reference sequence (the
+    paper's Figure S1, mutations per sequence): ``{"RSRS": counts, "rCRS": counts}``, int64 (N,)
+    each, in the table's row order.
+
+    ``table``'s ``Input_Sample`` lists are relative to ``reference`` ("rsrs" or "rcrs"); the
+    other reference's lists come from :func:`rgdkit.data.phylotree.reexpress_table` with both
+    ``trees`` (:func:`load_phylotrees`). Every call counts, kept by the frequency cut or not.
+    """
+    check_reference(reference)
+    other = "rcrs" if reference == "rsrs" else "rsrs"
+    expressed = {reference: table,
+                 other: reexpress_table(table, reference, other, rsrs_tree=trees["rsrs"],
+                                        rcrs_tree=trees["rcrs"])}
+    return {REFERENCE_NAMES[name]: expressed[name]["Input_Sample"].map(len).to_numpy(np.int64)
+            for name in ("rsrs", "rcrs")}
+
+
 # --------------------------------------------------------------------------------------------
 # Haplogroup labels for colouring
 # --------------------------------------------------------------------------------------------

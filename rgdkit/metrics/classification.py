@@ -7,7 +7,9 @@ The extended paper reports XGBoost on the hmtDNA latents: on H² (σ = 0.5) firs
 - :func:`latent_features` turns latents into the coordinates a classifier sees;
 - :func:`classification_targets` builds the label vectors from a haplogroup table;
 - :func:`cross_validated_accuracy` scores one classifier on one target (stratified k-fold);
-- :func:`classification_table` does every (latents, target, classifier) combination.
+- :func:`classification_table` does every (latents, target, classifier) combination, with the
+  majority-class floor (:func:`majority_accuracy`); :func:`mark_published` flags the extended
+  paper's rows.
 
 Labels are aligned with the latent rows; a missing label (None or NaN) marks a row that a target
 leaves out (a rare class, an unknown depth), and :func:`classification_table` drops those rows
@@ -32,7 +34,10 @@ from rgdkit.metrics.trees import resolve_haplogroup
 CLASSIFIERS = ("logistic", "xgboost")
 MIN_CLASS_SIZE = 20  # classes with fewer genomes are dropped from a target
 DEPTH_BINS = 4
-TABLE_COLUMNS = ["model", "target", "classifier", "accuracy_mean", "accuracy_std"]
+# majority_accuracy: the accuracy of always answering the target's most common class, the floor
+# any classifier must beat; n_genomes: the labelled rows the accuracy is over
+TABLE_COLUMNS = ["model", "target", "classifier", "accuracy_mean", "accuracy_std",
+                 "majority_accuracy", "n_genomes"]
 
 # Modest XGBoost settings: 200 depth-4 trees at learning rate 0.1 fit a few thousand 2-3-D
 # latents without tuning; "hist" and one thread keep it fast and deterministic for a seed.
@@ -254,7 +259,9 @@ def _make_classifier(name, seed):
 def classification_table(latents, targets, classifiers=CLASSIFIERS, folds=5, seed=0,
                          verbose=True):
     """Cross-validated accuracy for every model, target and classifier, as a DataFrame with the
-    columns ``model, target, classifier, accuracy_mean, accuracy_std``.
+    columns :data:`TABLE_COLUMNS`: ``model, target, classifier, accuracy_mean, accuracy_std``,
+    then ``majority_accuracy`` (:func:`majority_accuracy` of the target's labelled rows: what
+    always answering the most common class scores) and ``n_genomes`` (those rows).
 
     ``latents`` maps a model name to ``(Z, manifold)`` (features from :func:`latent_features`);
     ``targets`` maps a target name to labels aligned with the rows of every ``Z`` (e.g. from
@@ -275,9 +282,33 @@ def classification_table(latents, targets, classifiers=CLASSIFIERS, folds=5, see
                 raise ValueError(f"target {target_name!r} has {len(y)} labels but model "
                                  f"{model!r} has {len(X)} latents")
             keep = ~np.array([_missing(v) for v in y], dtype=bool)
+            floor = majority_accuracy(y[keep])
             for classifier in classifiers:
                 accuracy = cross_validated_accuracy(X[keep], y[keep], classifier, folds, seed)
-                rows.append([model, target_name, classifier, accuracy.mean, accuracy.std])
+                rows.append([model, target_name, classifier, accuracy.mean, accuracy.std, floor,
+                             int(keep.sum())])
                 bar.update()
     bar.close()
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def majority_accuracy(labels) -> float:
+    """The accuracy of always predicting the most common of ``labels`` (its share of them): the
+    floor a classifier has to beat. ValueError for no labels or a missing (None/NaN) one."""
+    labels = np.asarray(labels, dtype=object).ravel()
+    if len(labels) == 0:
+        raise ValueError("no labels: majority_accuracy needs at least one")
+    if any(_missing(v) for v in labels):
+        raise ValueError("missing labels (None/NaN); drop those rows first")
+    return float(pd.Series(labels.astype(str)).value_counts().iloc[0] / len(labels))
+
+
+def mark_published(table, published):
+    """``table`` (from :func:`classification_table`) with an ``in_paper`` column: True for the
+    XGBoost rows whose (target, model) has a value in ``published`` ({target: {model:
+    accuracy}}, e.g. :data:`rgdkit.experiments.paper.HMTDNA_CLASSIFICATION`), the extended
+    paper's experiment; every other row is ours."""
+    in_paper = [classifier == "xgboost" and model in published.get(target, {})
+                for model, target, classifier in zip(table["model"], table["target"],
+                                                     table["classifier"])]
+    return table.assign(in_paper=in_paper)

@@ -7,7 +7,9 @@ they match a reference: path-distance correlation and recovered clades.
   fraction of labelled groups (e.g. first-letter haplogroups) that form a clade;
 - :func:`nj_table`: the same for several distance matrices, as a DataFrame;
 - :func:`phylotree_distances`: the reference of edge counts between haplogroups on a PhyloTree;
-- :func:`tree_layout`: coordinates for a rectangular drawing.
+- :func:`tree_layout`: coordinates for a rectangular drawing;
+- :func:`mrca_depths`: a haplogroup's depth below the mt-MRCA, on one scale for both references,
+  and :func:`median_by_depth_band` to summarise a value (a latent radius) by depth.
 """
 from __future__ import annotations
 
@@ -231,3 +233,62 @@ def tree_layout(tree):
         else:
             y[node] = float(np.mean([y[child] for child in node.children]))
     return tips, x, y
+
+
+def mrca_depths(haplogroups, trees):
+    """Edges from the mitochondrial most recent common ancestor (mt-MRCA, the RSRS) down to each
+    haplogroup: float64 (n,), NaN where a name is in neither tree.
+
+    ``trees`` is ``{"rsrs": tree, "rcrs": tree}`` (:func:`rgdkit.data.hmtdna.load_phylotrees`).
+    A name found in the RSRS-rooted tree (:func:`resolve_haplogroup`: ``H1+16189`` is ``H1``)
+    gets its level there; a name only the rCRS-rooted tree knows gets its edge count to that
+    tree's ``mt-MRCA`` node. The depth is therefore on one scale whichever reference the genomes
+    were called against: the rCRS tree's own levels count from H2a2a1, where H is shallow and L
+    deep. ValueError when either tree is missing.
+    """
+    missing = {"rsrs", "rcrs"} - set(trees)
+    if missing:
+        raise ValueError(f"mrca_depths needs both PhyloTrees, {sorted(missing)} missing; pass "
+                         "hmtdna.load_phylotrees()")
+    rsrs, rcrs = trees["rsrs"], trees["rcrs"]
+    mrca_path = rcrs.lineage(next(n for n in ("mt-MRCA", "mtMRCA") if n in rcrs))
+    depths = {}
+    for name in set(map(str, haplogroups)):
+        node = resolve_haplogroup(name, rsrs)
+        if node is not None:
+            depths[name] = float(rsrs.level[node])
+        elif (node := resolve_haplogroup(name, rcrs)) is not None:
+            path = rcrs.lineage(node)
+            shared = sum(1 for _ in _common_prefix(path, mrca_path))
+            depths[name] = float(len(path) + len(mrca_path) - 2 * shared)
+        else:
+            depths[name] = math.nan
+    return np.array([depths[str(h)] for h in haplogroups], dtype=np.float64)
+
+
+def _common_prefix(first, second):
+    for a, b in zip(first, second):
+        if a != b:
+            return
+        yield a
+
+
+def median_by_depth_band(values, depths, n_bands=4):
+    """Median of ``values`` (e.g. each genome's distance from the disk's centre) per quantile
+    band of ``depths`` (:func:`mrca_depths`), over the rows where both are finite: a DataFrame
+    with the columns ``depth`` (``"a-b"``, edges from the mt-MRCA), ``genomes`` and ``median``,
+    shallowest band first. Fewer bands where ties merge quantile edges. ValueError for
+    mismatched lengths or no finite pair."""
+    values, depths = np.asarray(values, dtype=float), np.asarray(depths, dtype=float)
+    if values.shape != depths.shape:
+        raise ValueError(f"{values.shape} values but {depths.shape} depths; they must match")
+    known = np.isfinite(values) & np.isfinite(depths)
+    if not known.any():
+        raise ValueError("no row has both a finite value and a known depth")
+    bands = pd.qcut(depths[known], q=n_bands, duplicates="drop")
+    frame = pd.DataFrame({"band": bands, "depth": depths[known], "value": values[known]})
+    grouped = frame.groupby("band", observed=True)
+    return pd.DataFrame({"depth": [f"{int(g['depth'].min())}-{int(g['depth'].max())}"
+                                   for _, g in grouped],
+                         "genomes": grouped.size().to_numpy(),
+                         "median": grouped["value"].median().to_numpy()})

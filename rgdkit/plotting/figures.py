@@ -437,10 +437,13 @@ def plot_accuracy_bars(ax, table, value, label, reference=None, reference_label=
     return ax
 
 
-def plot_tree(ax, tree, tip_labels, title=None, legend=True):
+def plot_tree(ax, tree, tip_labels, title=None, legend=True, tip_colors=None):
     """A rectangular drawing of a scikit-bio ``tree`` (:func:`rgdkit.metrics.trees.tree_layout`),
     branch lengths along x; each tip's leaf drawn as a dot coloured by its category in
-    ``tip_labels`` ({tip name: label}), with one legend entry per category beside the axes."""
+    ``tip_labels`` ({tip name: label}), with one legend entry per category beside the axes.
+    ``tip_colors`` ({tip name: colour}, e.g. from a fixed palette such as
+    :mod:`rgdkit.plotting.colours`) colours the tips instead of the palette of the categories
+    present; then draw the legend yourself (``legend`` is ignored)."""
     from rgdkit.metrics.trees import tree_layout
 
     tips, x, y = tree_layout(tree)
@@ -456,10 +459,12 @@ def plot_tree(ax, tree, tip_labels, title=None, legend=True):
     points = np.array([[x[leaves[name]], y[leaves[name]]] for name in tips])
     labels = np.array([str(tip_labels[name]) for name in tips])
     colors, handles = _category_colors(labels, len(points))
+    if tip_colors is not None:
+        colors = [tip_colors[name] for name in tips]
     ax.scatter(*points.T, c=colors, s=6, zorder=3)
     ax.set(xlabel="path length from the root", yticks=[], title=title)
     ax.autoscale_view()
-    if legend:
+    if legend and tip_colors is None:
         ax.legend(handles=handles, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5),
                   frameon=False)
     return ax
