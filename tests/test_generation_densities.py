@@ -118,7 +118,8 @@ def test_on_the_hyperboloid_the_mixture_row_is_the_mixture_latent_source_draws_f
     model.train_ = model.inverse_transform(model.latents_)
     chosen = []
     original = G.latent_source
-    monkeypatch.setattr(G, "latent_source", lambda m, components: chosen.append(original(m, components)) or chosen[-1])
+    monkeypatch.setattr(G, "latent_source",
+                        lambda m, components: chosen.append(original(m, components)) or chosen[-1])
     table = G.density_study(model, model.train_[:40], model.train_, "toy H2",
                             flow_options={"epochs": 3, "hidden": (8,)})
     (source, _), = chosen
