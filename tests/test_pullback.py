@@ -324,3 +324,16 @@ def test_a_curve_started_on_its_geodesic_is_returned_no_worse():
     curve, history = P.geodesic(lambda x: x, a, b, m, n_points=64, steps=20)
     assert max(history) > history[0]  # the optimiser did wander off
     assert history[-1] == pytest.approx(history[0]) and torch.allclose(curve, start)
+
+
+def test_geodesics_of_many_pairs_are_each_pairs_own_geodesic():
+    """Optimised together, each curve is the one optimised alone (the energy separates)."""
+    m, z = points("lorentz", n=6, std=1.0)
+    net = mlp(z.shape[1], dtype=torch.float32)
+    curves, history = P.geodesics(net, z[:3], z[3:], m, n_points=8, steps=60)
+    assert curves.shape == (3, 8, z.shape[1]) and len(history) == 61
+    for p in range(3):
+        alone, _ = P.geodesic(net, z[p], z[3 + p], m, n_points=8, steps=60)
+        torch.testing.assert_close(curves[p], alone, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="same shape"):
+        P.geodesics(net, z[:3], z[3:5], m)

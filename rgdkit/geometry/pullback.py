@@ -230,6 +230,19 @@ def geodesic(decode, z_start, z_end, manifold, n_points=16, steps=300, lr=2e-2, 
     return curves[0], history
 
 
+def geodesics(decode, starts, ends, manifold, n_points=16, steps=300, lr=2e-2):
+    """Pullback geodesics between many endpoint pairs at once, as :func:`geodesic` finds one:
+    ``starts`` and ``ends`` (P, ambient) give P curves (P, n_points, ambient), each the
+    lowest-energy state of its own (the summed energy separates by curve). Returns the curves
+    and the summed energy before each step. Raises ValueError for endpoint arrays of other
+    shapes."""
+    starts, ends = _as_points(starts), _as_points(ends)
+    if starts.ndim != 2 or starts.shape != ends.shape:
+        raise ValueError("starts and ends must be arrays of the same shape (pairs, ambient), got "
+                         f"{tuple(starts.shape)} and {tuple(ends.shape)}")
+    return _optimise_curves(_as_function(decode), starts, ends, manifold, n_points, steps, lr)
+
+
 def _optimise_curves(f, starts, ends, manifold, n_points=16, steps=300, lr=2e-2, init=None):
     """Pullback geodesics between many endpoint pairs (P, ambient) at once: each curve's energy
     depends only on its own points, so minimising the sum optimises every curve independently."""
