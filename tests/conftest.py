@@ -12,6 +12,18 @@ SHARED_DATA = Path(os.environ.get("RGD_SHARED_DATA", ROOT.parent / "shared" / "d
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test (restored after): small networks run faster so than on
+    cores shared with other jobs."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """Folder of real data for tests; tests that need it are skipped where it is absent."""

@@ -14,15 +14,7 @@ from rgdkit.generation.density import sample_vmf, vmf_log_normaliser
 from rgdkit.manifolds import check_on_manifold, make_manifold, random_points
 
 MARGIN = 0.1  # nats: the fitted flow's held-out mean log-likelihood below the true density's
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small networks run faster on one thread than on cores shared with other jobs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small flow networks
 
 
 def random_field(flow, scale, seed=1):

@@ -11,16 +11,8 @@ from rgdkit.experiments import generation_study as G
 from rgdkit.generation.density import sample_vmf
 from rgdkit.manifolds import make_manifold
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small networks run faster on one thread than on cores shared with other jobs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+              pytest.mark.usefixtures("one_thread")]  # small flow networks
 
 
 class LinearSphereModel:
