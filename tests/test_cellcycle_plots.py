@@ -1,5 +1,5 @@
 """Figures of the cell-cycle notebook (rgdkit.plotting.cellcycle): phase colours that stay
-visible on white, hemisphere views of S², Shepard plots and curve-end marks."""
+visible on white, hemisphere views of S² and one phase colour bar."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,6 +9,7 @@ import pytest
 from matplotlib.colors import to_rgb
 
 from rgdkit.plotting import cellcycle as C
+from rgdkit.plotting import figures
 
 
 def relative_luminance(rgb):
@@ -19,11 +20,9 @@ def relative_luminance(rgb):
 
 
 def test_every_phase_colour_contrasts_with_white_and_the_map_is_cyclic():
-    colours = C.phase_colormap()(np.linspace(0, 1, 101))[:, :3]
+    colours = figures.phase_colormap()(np.linspace(0, 1, 101))[:, :3]
     contrast = 1.05 / (relative_luminance(colours) + 0.05)  # against white (luminance 1)
-    assert contrast.min() > 2.0  # twilight's ends reach only 1.4 (near-white)
-    twilight = matplotlib.colormaps["twilight"]([0.0])[0, :3]
-    assert 1.05 / (relative_luminance(twilight) + 0.05) < 1.5
+    assert contrast.min() > 2.0  # no phase fades into white
     assert np.abs(colours[0] - colours[-1]).max() < 0.05  # phase 0 and 1: the same colour
     assert np.abs(colours[0] - colours[50]).max() > 0.3   # half a cycle away: another colour
 
@@ -62,30 +61,9 @@ def test_hemisphere_plot_draws_each_point_once_and_titles_the_counts():
     plt.close(fig)
 
 
-def test_shepard_plot_reports_the_pearson_r_of_its_pairs():
-    rng = np.random.default_rng(1)
-    x = rng.random(2000) * 0.5
-    y = 2 * x + 0.1 * rng.normal(size=2000)
-    fig, ax = plt.subplots()
-    norm = C.shepard_norm([C.most_pairs_in_a_bin(x, y)])
-    mesh, r = C.plot_shepard(ax, x, y, norm)
-    assert r == pytest.approx(np.corrcoef(x, y)[0, 1]) and r > 0.9
-    assert mesh.norm is norm and mesh.get_array().max() == C.most_pairs_in_a_bin(x, y)
-    median = ax.get_lines()[0].get_xydata()  # y = 2x + noise: the median line has slope 2
-    assert np.polyfit(median[:, 0], median[:, 1], 1)[0] == pytest.approx(2, abs=0.1)
-    with pytest.raises(ValueError, match="as many phase as latent"):
-        C.plot_shepard(ax, x, y[:-1], norm)
-    plt.close(fig)
-
-
-def test_curve_ends_get_a_start_mark_and_an_arrowhead_unless_across_the_seam():
-    fig, ax = plt.subplots()
-    inside = np.stack([np.linspace(0, 1, 10), np.zeros(10)], 1)
-    across = np.array([[0.0, 1.0], [3.0, 1.0], [-3.0, 1.0]])  # last step jumps the seam
-    C.mark_curve_ends(ax, [inside, across], period=2 * np.pi)
-    np.testing.assert_allclose(ax.collections[0].get_offsets(), [[0, 0], [0, 1]])
-    arrows = [a for a in ax.texts if a.arrow_patch is not None]
-    assert len(arrows) == 1 and np.allclose(arrows[0].xy, [1, 0])
-    labels = ax.get_legend_handles_labels()[1]
-    assert labels == ["geodesic start", "geodesic end"]
+def test_one_phase_colour_bar_serves_several_axes():
+    fig, axes = plt.subplots(1, 3)
+    bar = C.phase_colorbar(fig, list(axes))
+    assert [ax.get_label() for ax in fig.axes].count("<colorbar>") == 1
+    assert bar.ax.get_ylabel() == "cell-cycle phase" and (bar.norm.vmin, bar.norm.vmax) == (0, 1)
     plt.close(fig)

@@ -1,4 +1,5 @@
 """Tests for figures.py: atomic saving, hyperbolic and torus coordinates, group positions, plots."""
+import inspect
 import os
 
 import matplotlib
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.colors import Normalize
 from matplotlib.patches import Circle
 from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
@@ -303,10 +305,33 @@ def test_panel_grid_returns_the_used_axes_and_turns_off_the_rest():
         figures.panel_grid(0, 3)
 
 
-def test_phase_colormap_is_cyclic():
+def test_phase_colormap_is_cyclic_and_the_default_for_angles():
     cmap = figures.phase_colormap()
-    np.testing.assert_allclose(cmap(0.0), cmap(1.0), atol=0.02)
+    assert inspect.signature(figures.plot_torus_flat).parameters["cmap"].default is cmap
+    np.testing.assert_allclose(cmap(0.0), cmap(1.0), atol=0.05)  # one of 256 hue steps apart
     assert np.max(np.abs(np.subtract(cmap(0.0), cmap(0.5)))) > 0.3
+
+
+def test_a_grid_gets_one_labelled_colour_bar():
+    fig, axes = plt.subplots(2, 3)
+    bar = figures.shared_colorbar(fig, axes, Normalize(0, 6), "viridis", "tree depth")
+    assert [ax.get_label() for ax in fig.axes].count("<colorbar>") == 1
+    assert bar.ax.get_ylabel() == "tree depth" and (bar.norm.vmin, bar.norm.vmax) == (0, 6)
+    with pytest.raises(ValueError, match="needs a label"):
+        figures.shared_colorbar(fig, axes[0, 0], Normalize(0, 6), "viridis", "")
+
+
+def test_geodesic_ends_get_distinct_markers_above_the_curves():
+    fig, ax = plt.subplots()
+    curves = [np.array([[0.0, 0.0], [0.5, 0.2], [1.0, 0.0]]), torch.tensor([[0.0, 1.0], [1.0, 1.0]])]
+    figures.draw_curves(ax, curves, label="geodesic")
+    figures.mark_endpoints(ax, curves)
+    starts, ends = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert np.allclose(starts.get_offsets(), [[0, 0], [0, 1]])
+    assert np.allclose(ends.get_offsets(), [[1, 0], [1, 1]])
+    assert not np.allclose(starts.get_facecolor(), ends.get_facecolor())
+    assert starts.get_zorder() > ends.get_zorder() > ax.collections[0].get_zorder()
+    assert ax.get_legend_handles_labels()[1] == ["geodesic", "geodesic start", "geodesic end"]
 
 
 def test_group_edges_reindexes_and_drops_missing_groups():

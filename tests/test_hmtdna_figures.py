@@ -182,19 +182,6 @@ def test_classification_panel_draws_both_classifiers_floor_and_paper():
     plt.close(fig)
 
 
-def test_shepard_figure_has_one_colour_bar_and_correlations_in_titles():
-    rng = np.random.default_rng(0)
-    hamming = rng.integers(0, 50, 500).astype(float)
-    panels = {"H²": (hamming + rng.normal(size=500), hamming), "R²": (-hamming, hamming)}
-    fig = hmtdna_figures.plot_shepard(panels, bins=10)
-    colour_bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
-    assert len(colour_bars) == 1 and colour_bars[0].get_ylabel() == "genome pairs"
-    assert fig.axes[1].get_title().endswith("Pearson -1.00, Spearman -1.00")
-    with pytest.raises(ValueError, match="same pairs"):
-        hmtdna_figures.plot_shepard({"x": (hamming[:3], hamming)})
-    plt.close("all")
-
-
 def test_sigma_sweep_marks_the_diverged_fit_and_draws_a_disk_per_sigma():
     sweep = pd.DataFrame({"σ": [0.1, 2.6], "train_f1": [0.9, 0.5], "train_spearman": [0.3, 0.1],
                           "diverged_at": [None, 547]})

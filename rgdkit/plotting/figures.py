@@ -18,14 +18,23 @@ import seaborn as sns
 import torch
 from geoopt.manifolds.lorentz import math as lorentz_math
 from matplotlib.collections import LineCollection
-from matplotlib.colors import Normalize
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Rectangle
 
 from rgdkit.files.atomic import write_atomically
 
-CYCLIC_CMAP = "twilight"
+# angles (cell-cycle phase, torus coordinates): 256 husl hues at one lightness and saturation
+# 0.9, a cyclic map (first and last colours meet) in which no angle fades into white or stands out
+# by brightness (matplotlib's ``twilight`` fades to white at both ends)
+CYCLIC_CMAP = ListedColormap(sns.husl_palette(256, h=0.0, s=0.9, l=0.6), name="cyclic_husl")
 POINT_SIZE = 6
+# geodesic endpoints: starts above ends, so a start sharing its spot with another curve's end
+# shows; each edged in the other's colour, so both stand out on light and dark backgrounds
+ENDPOINT_MARKERS = {
+    "start": dict(marker="o", facecolor="white", edgecolor="black", size=70, zorder=7),
+    "end": dict(marker="s", facecolor="black", edgecolor="white", size=45, zorder=6)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -62,14 +71,44 @@ def _save_atomically(fig, path, fmt, dpi):
 # Colours and layout
 # --------------------------------------------------------------------------------------------
 def phase_colormap():
-    """The cyclic colormap used for cell-cycle phase (and any other angle).
+    """The cyclic colour map of angles such as the cell-cycle phase (:data:`CYCLIC_CMAP`).
 
-    The cell cycle is a circle: a phase of 0 and a phase of 2π are the same state. A cyclic map
-    gives both ends the same colour, so cells on either side of the wrap-around look alike
-    instead of being painted in opposite colours, as a linear map such as viridis would do.
-    ``twilight`` is cyclic and perceptually uniform.
+    A phase of 0 and of a full cycle are the same state: a cyclic map gives both the same
+    colour, where a linear map such as viridis would paint them in opposite colours.
     """
-    return matplotlib.colormaps[CYCLIC_CMAP]
+    return CYCLIC_CMAP
+
+
+def shared_colorbar(fig, axes, norm, cmap, label, **colorbar_kw):
+    """One labelled colour bar for every panel in ``axes`` drawn with ``norm`` and ``cmap``.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+    axes : Axes or sequence of Axes
+        The panels the bar stands for (it takes space from all of them).
+    norm : matplotlib Normalize
+        The colour scale every panel used.
+    cmap : str or Colormap
+    label : str
+        What the colour means.
+    **colorbar_kw
+        Passed to ``fig.colorbar`` (defaults ``shrink=0.6, fraction=0.03, pad=0.02``).
+
+    Returns
+    -------
+    matplotlib Colorbar
+
+    Raises
+    ------
+    ValueError
+        When ``label`` is empty.
+    """
+    if not label:
+        raise ValueError("a colour bar needs a label saying what the colour means")
+    axes = [axes] if isinstance(axes, matplotlib.axes.Axes) else list(np.ravel(axes))
+    style = {"shrink": 0.6, "fraction": 0.03, "pad": 0.02, **colorbar_kw}
+    return fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label=label, **style)
 
 
 def panel_grid(n_panels, ncols, size=3.0, subplot_kw=None):
@@ -371,6 +410,19 @@ def draw_curves(ax, curves, period=None, color="tab:red", linewidth=1.5, label=N
     return ax
 
 
+def mark_endpoints(ax, curves):
+    """Distinct markers at the start (white circle) and the end (white-edged black square) of each
+    2-D curve (an (n, 2) array in plot coordinates), above everything else (starts above ends),
+    each named once in the legend."""
+    curves = [_points(c, 2) for c in curves]
+    for end, style in ENDPOINT_MARKERS.items():
+        points = np.array([c[0 if end == "start" else -1] for c in curves]).reshape(-1, 2)
+        ax.scatter(*points.T, s=style["size"], marker=style["marker"], c=style["facecolor"],
+                   edgecolors=style["edgecolor"], linewidths=1.2, zorder=style["zorder"],
+                   label=f"geodesic {end}")
+    return ax
+
+
 def plot_metric_by_setting(ax, records, setting, metric, label=None, **errorbar_kw):
     """Mean ± std over seeds of ``metric`` against a numeric ``setting`` (e.g. noise σ), from
     fit records (dicts or a DataFrame with one row per fit); one error-bar line. Settings where a
@@ -395,6 +447,15 @@ def metric_label(metric):
     names = {"pearson": "Pearson r", "spearman": "Spearman ρ", "mae": "MAE", "mse": "MSE",
              "bce": "BCE", "f1": "F1"}
     return f"{split} {names.get(name, name)}" if name else metric
+
+
+def whole_number_edges(values, bins):
+    """About ``bins`` histogram edges for whole-number ``values``, centred on the integers, each
+    bin the same number of integers wide (bins of unequal integer width would stripe a
+    histogram)."""
+    low, high = float(np.min(values)), float(np.max(values))
+    width = max(1, int(np.ceil((high - low + 1) / bins)))
+    return np.arange(low, high + width + 1, width) - 0.5
 
 
 def plot_frequency_histogram(ax, frequencies, cut, bins=60):

@@ -1,7 +1,7 @@
 """The hmtDNA notebooks' figures (§4.3 of the paper), every category in its fixed colour
 (:mod:`rgdkit.plotting.colours`): variants per genome against both references (Fig. S1), the σ
-sweep with its disks (Figs. S3 and 3c), classification bars with their floor, and Shepard plots
-of latent against Hamming distances.
+sweep with its disks (Figs. S3 and 3c), and classification bars with their floor (Shepard plots:
+:mod:`rgdkit.plotting.shepard`).
 
 Like :mod:`rgdkit.plotting.figures`, nothing here saves or shows a figure.
 """
@@ -10,9 +10,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.colors import LogNorm
 
-from rgdkit.metrics.distances import correlate
 from rgdkit.plotting import colours, figures
 
 CLASSIFIER_NAMES = {"logistic": "logistic regression", "xgboost": "XGBoost"}
@@ -27,7 +25,7 @@ def plot_variants_per_genome(ax, counts):
     legend gives each reference's median. ValueError for no counts or an empty array."""
     if not counts or any(len(values) == 0 for values in counts.values()):
         raise ValueError("counts must map each reference to a non-empty array of counts")
-    bins = _count_edges(np.concatenate([np.asarray(values) for values in counts.values()]), 120)
+    bins = figures.whole_number_edges(np.concatenate([np.asarray(values) for values in counts.values()]), 120)
     for name, values in counts.items():
         colour = colours.colour_of(name, "reference")
         ax.hist(values, bins=bins, color=colour, alpha=0.35)
@@ -102,39 +100,3 @@ def plot_classification(ax, table, published=None):
     ax.set(xlabel="5-fold accuracy", xlim=(0, 1.02))
     ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     return ax
-
-
-def plot_shepard(panels, bins=60, cmap="viridis"):
-    """Shepard plots: latent distance against Hamming distance for each panel of ``panels``
-    ({title: (latent, hamming)}, two 1-D arrays over the same genome pairs) as a 2-D histogram
-    (about ``bins`` bins per axis, whole counts per Hamming bin) on one logarithmic count scale,
-    with a single colour bar for the figure; each title gives the pairs' Pearson and Spearman
-    correlation. Returns the figure. ValueError for arrays of different lengths."""
-    histograms = {}
-    for title, (latent, hamming) in panels.items():
-        latent, hamming = np.asarray(latent, float), np.asarray(hamming, float)
-        if latent.shape != hamming.shape or latent.ndim != 1:
-            raise ValueError(f"{title}: latent {latent.shape} and Hamming {hamming.shape} "
-                             "distances must be 1-D over the same pairs")
-        counts, x_edges, y_edges = np.histogram2d(hamming, latent,
-                                                  bins=(_count_edges(hamming, bins), bins))
-        histograms[title] = (np.ma.masked_equal(counts.T, 0), x_edges, y_edges,
-                             correlate(latent, hamming))
-    norm = LogNorm(1, max(h[0].max() for h in histograms.values()))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels) + 1.2, 4.2),
-                             layout="constrained", squeeze=False)
-    for ax, (title, (counts, x_edges, y_edges, (pearson, spearman))) in zip(axes[0],
-                                                                            histograms.items()):
-        mesh = ax.pcolormesh(x_edges, y_edges, counts, norm=norm, cmap=cmap, rasterized=True)
-        ax.set(xlabel="Hamming distance", ylabel="latent distance",
-               title=f"{title}\nPearson {pearson:.2f}, Spearman {spearman:.2f}")
-    fig.colorbar(mesh, ax=axes[0].tolist(), label="genome pairs", shrink=0.85)
-    return fig
-
-
-def _count_edges(counts, bins):
-    """About ``bins`` histogram edges for whole-number ``counts``, each bin the same number of
-    integers wide (bins of unequal integer width would stripe the histogram)."""
-    low, high = float(np.min(counts)), float(np.max(counts))
-    width = max(1, int(np.ceil((high - low + 1) / bins)))
-    return np.arange(low, high + width + 1, width) - 0.5
