@@ -1,6 +1,8 @@
 """The committed paper-profile tables under results/paper/: the issue's schema, every paper row
 with the paper's seeds, and the numbers of README.md and docs/ taken from them (not typed in by
 hand)."""
+import importlib.util
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,3 +118,15 @@ def test_differences_page_shows_the_committed_hmtdna_protocol_table():
     cells = [f"| {r.spearman_mean:.2f} ± {r.spearman_std:.2f} | {r.first_letter_accuracy_mean:.2f}"
              f" ± {r.first_letter_accuracy_std:.2f} |" for r in frame.itertuples()]
     assert_shows(cells, differences_page(), "docs/differences.md")
+
+
+def test_readme_headline_tables_are_written_from_the_committed_csvs():
+    """scripts/readme_tables.py rewrites the marked tables; the README must already be that."""
+    spec = importlib.util.spec_from_file_location("readme_tables",
+                                                  ROOT / "scripts" / "readme_tables.py")
+    readme_tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(readme_tables)
+    assert README.count("<!-- table: ") == len(readme_tables.LAYOUTS)
+    assert readme_tables.rewrite(README) == README, "run python scripts/readme_tables.py"
+    with pytest.raises(KeyError, match="known: branching_table2"):
+        readme_tables.rewrite("<!-- table: table9 -->\n| x |\n<!-- /table -->")
