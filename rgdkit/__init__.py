@@ -3,7 +3,8 @@
 The method itself (manifolds by name, geometry-aware noise, decoder, MAP objective, the training
 loop, test-time latents, the ``RiemannianDecoder`` estimator) is the top-level module
 ``rgd_utils``; this package holds everything around it, one job per folder. Below the method
-(never importing ``rgd_utils``):
+(``rgd_utils`` imports them; they never import it, except ``rgdkit.training.authors_choices``,
+which subclasses the estimator):
 
 - ``rgdkit.manifolds``: the registry of supported manifolds, point checks, tangent kernels;
 - ``rgdkit.numerics``: the denormal-free ELU and BCE, denormal flushing;
@@ -15,7 +16,7 @@ Around it:
 - ``rgdkit.tl``: the scanpy-style entry point ``rgd(adata, ...)``;
 - ``rgdkit.metrics``: geodesic distance matrices, reference geometries, reconstruction scores;
 - ``rgdkit.data``: data files (local, Hub, offline) and one module per case study;
-- ``rgdkit.baselines``: the P-VAE and UMAP;
+- ``rgdkit.baselines``: the P-VAE, the S-VAE, the ΔVAE and UMAP;
 - ``rgdkit.geometry``: the pullback geometry of a fitted decoder;
 - ``rgdkit.experiments``: the notebooks' experiment loop, profiles and tables;
 - ``rgdkit.plotting``: figures and ``save_figure``;

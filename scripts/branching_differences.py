@@ -106,7 +106,7 @@ def parse_args(argv=None):
     parser.add_argument("--restart", action="store_true",
                         help="fit everything again instead of keeping the fits already saved")
     parser.add_argument("--data", default=os.environ.get("RGD_BRANCHING_NPZ"),
-                        help="branching data file (default: RGD_BRANCHING_NPZ, data/, the Hub, "
+                        help="branching data file (default: RGD_BRANCHING_NPZ, data/, "
                              "then the exact simulation)")
     return parser.parse_args(argv)
 

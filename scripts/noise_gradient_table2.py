@@ -78,7 +78,7 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes, one thread each (default: RGD_WORKERS, else 1)")
     parser.add_argument("--data", default=os.environ.get("RGD_BRANCHING_NPZ"),
-                        help="branching data file (default: RGD_BRANCHING_NPZ, data/, the Hub, "
+                        help="branching data file (default: RGD_BRANCHING_NPZ, data/, "
                              "then the exact simulation)")
     return parser.parse_args(argv)
 

@@ -42,7 +42,9 @@ FAILURES = ("nan_epochs", "boundary_projections")
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=None, help="branching .npz (default: data/ or the Hub)")
+    parser.add_argument("--data", default=None,
+                        help="branching .npz (default: RGD_BRANCHING_NPZ, data/, else the exact "
+                             "simulation)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = parser.parse_args(argv)

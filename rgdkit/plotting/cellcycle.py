@@ -3,8 +3,8 @@ sphere as two hemispheres, one phase colour bar per figure and a reference line 
 generation bars.
 
 Phase colours come from :func:`rgdkit.plotting.figures.phase_colormap` (equal lightness, so no
-phase vanishes on white); points get a thin dark edge as well. Every function takes its axes,
-draws and returns what a colour bar needs; none calls ``plt.show``.
+phase vanishes on white); points get a thin dark edge as well. Nothing here saves or shows a
+figure.
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def phase_style():
 
 def phase_colorbar(fig, axes, label="cell-cycle phase", **colorbar_kw):
     """One colour bar for the phase beside ``axes`` (one axes or a list), labelled ``label``;
-    returns it. ``colorbar_kw`` go to :func:`rgdkit.plotting.figures.shared_colorbar` (default
-    ``shrink=0.8``)."""
+    returns it. ``colorbar_kw`` go to :func:`rgdkit.plotting.figures.shared_colorbar` (defaults
+    ``shrink=0.8, fraction=0.15, pad=0.05``, matplotlib's own but for the shrink)."""
     return figures.shared_colorbar(fig, axes, PHASE_NORM, figures.phase_colormap(), label,
                                    **{"shrink": 0.8, "fraction": 0.15, "pad": 0.05,
                                       **colorbar_kw})

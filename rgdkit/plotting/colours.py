@@ -10,7 +10,7 @@ colour of its own, whichever labels a figure shows:
   N and its non-R daughters (A, I, O, S, W, X, Y) in blues, R and its East-Asian and Oceanian
   daughters (B, F, P) in violets, HV, H and V in reds, JT, J and T in pinks, U and K in yellows.
   Hand-checked so that lineages next to each other in PhyloTree (a parent and its daughters,
-  sisters) differ clearly (CIE76 ΔE, :func:`colour_difference`; see ``tests/test_colours.py``);
+  sisters) differ clearly (CIE76 ΔE, :func:`colour_difference`; tested in ``tests/test_hmtdna_figures.py``);
 - ``"region"`` (:func:`rgdkit.data.hmtdna.region_of`) and ``"continent"``
   (:mod:`rgdkit.data.geography`): one place palette, so Africa has the same colour whether it is
   the region a clade comes from or the continent a genome was sampled in;

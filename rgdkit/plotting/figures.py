@@ -1,10 +1,11 @@
 """Plots shared by the notebooks, and ``save_figure``, the one place figures are written to disk.
 
-Every plotting function takes an optional ``ax`` (one is created when it is None), draws on it
-and returns it; none of them calls ``plt.show``. Coordinates may be numpy arrays or torch
-tensors. Point colours follow one rule everywhere (see ``_scatter``): ``colors`` are values
-mapped through ``cmap`` (or matplotlib colour specs), ``labels`` are categories drawn in a
-qualitative palette with a legend; give one or the other.
+The point plots (``plot_embedding``, ``plot_poincare_disk``, ``plot_sphere``, ``plot_torus_*``)
+take an optional ``ax`` (one is created when it is None) and return it; helpers that add to a plot (curves, endpoints, edges, bars, colour bars) take the axes first.
+None calls ``plt.show``. Coordinates may be numpy arrays or torch tensors. Point colours follow
+one rule everywhere (see ``_scatter``): ``colors`` are values mapped through ``cmap`` (or
+matplotlib colour specs), ``labels`` are categories drawn in a qualitative palette with a legend;
+give one or the other.
 """
 import math
 import os

@@ -3,7 +3,7 @@
 sweep with its disks (Figs. S3 and 3c), and classification bars with their floor (Shepard plots:
 :mod:`rgdkit.plotting.shepard`).
 
-Like :mod:`rgdkit.plotting.figures`, nothing here saves or shows a figure.
+Nothing here saves or shows a figure (save with :func:`rgdkit.plotting.figures.save_figure`).
 """
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ MAJORITY_COLOUR = "tab:red"
 def plot_variants_per_genome(ax, counts):
     """Overlaid histograms of the number of variants per genome, one per reference sequence
     (the paper's Figure S1): ``counts`` maps a reference name ("RSRS", "rCRS") to an integer
-    array, one entry per genome. One bin per count (wider bins past 120 distinct counts); the
+    array, one entry per genome. One bin per count while the counts span at most 120 integers,
+    else bins of equal integer width (:func:`rgdkit.plotting.figures.whole_number_edges`); the
     legend gives each reference's median. ValueError for no counts or an empty array."""
     if not counts or any(len(values) == 0 for values in counts.values()):
         raise ValueError("counts must map each reference to a non-empty array of counts")
-    bins = figures.whole_number_edges(np.concatenate([np.asarray(values) for values in counts.values()]), 120)
+    every_count = np.concatenate([np.asarray(values) for values in counts.values()])
+    bins = figures.whole_number_edges(every_count, 120)
     for name, values in counts.items():
         colour = colours.colour_of(name, "reference")
         ax.hist(values, bins=bins, color=colour, alpha=0.35)
