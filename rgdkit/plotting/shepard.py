@@ -51,13 +51,15 @@ def shepard_plot(panels, reference_label, latent_label="latent geodesic distance
     """
     if not panels:
         raise ValueError("shepard_plot needs at least one panel {title: (reference, latent)}")
-    histograms = {title: _histogram(title, reference, latent, bins)
-                  for title, (reference, latent) in panels.items()}
+    pairs = {title: _pairs(title, *arrays) for title, arrays in panels.items()}
+    histograms = {title: np.histogram2d(reference, latent,
+                                        bins=(reference_edges(reference, bins), bins))
+                  for title, (reference, latent) in pairs.items()}
     norm = LogNorm(1, max(2, max(h[0].max() for h in histograms.values())))
     fig, axes = plt.subplots(1, len(panels), figsize=(panel_size * len(panels) + 1.2, 4.2),
                              layout="constrained", squeeze=False)
     for ax, (title, (counts, x_edges, y_edges)) in zip(axes[0], histograms.items()):
-        reference, latent = (np.asarray(a, dtype=float) for a in panels[title])
+        reference, latent = pairs[title]
         ax.pcolormesh(x_edges, y_edges, np.ma.masked_equal(counts.T, 0), cmap=cmap, norm=norm,
                       rasterized=True)
         _draw_trend(ax, reference, latent, x_edges)
@@ -78,12 +80,13 @@ def reference_edges(reference, bins):
     return np.linspace(reference.min(), reference.max(), bins + 1)
 
 
-def _histogram(title, reference, latent, bins):
+def _pairs(title, reference, latent):
+    """The two distance arrays as floats, checked to be 1-D over the same pairs."""
     reference, latent = np.asarray(reference, dtype=float), np.asarray(latent, dtype=float)
     if reference.ndim != 1 or reference.shape != latent.shape or len(reference) < 3:
         raise ValueError(f"{title}: reference and latent distances must be 1-D arrays over the "
                          f"same pairs (at least 3), got shapes {reference.shape} and {latent.shape}")
-    return np.histogram2d(reference, latent, bins=(reference_edges(reference, bins), bins))
+    return reference, latent
 
 
 def _draw_trend(ax, reference, latent, edges):
